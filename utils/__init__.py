@@ -38,3 +38,4 @@ from .numpy_layers import *  # noqa: F401,F403
 from .attention import *  # noqa: F401,F403
 from .seq2seq import *  # noqa: F401,F403
 from .checkers_seq2seq import *  # noqa: F401,F403
+from .checkers_attention import *  # noqa: F401,F403

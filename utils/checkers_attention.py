@@ -1,0 +1,2 @@
+"""(placeholder: filled in by its issue)"""
+__all__: list[str] = []
