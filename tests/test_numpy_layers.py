@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from utils.attention import DotAttention, masked_softmax
 from utils.gradcheck import check_layer
 from utils.numpy_layers import Attention, AttentionWeight, TimeAttention, WeightedSum, softmax_np
 
@@ -180,33 +181,45 @@ def test_masked_positions_get_no_gradient_through_the_scores(states, mask, rng):
     assert np.all(ds[2] == 0)  # fully masked row: nothing flows back
 
 
-def _torch_attention(hs, s, mask=None):
-    """Dot attention with plain torch ops: (batch, src_len, hidden), (batch, hidden) -> c, a."""
-    scores = torch.bmm(hs, s.unsqueeze(2)).squeeze(2)  # (batch, src_len)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, -torch.inf)
-    a = torch.softmax(scores, dim=1)
-    a = torch.nan_to_num(a, nan=0.0)  # fully masked rows -> zeros, as in softmax_np
-    c = torch.bmm(a.unsqueeze(1), hs).squeeze(1)  # (batch, hidden)
-    return c, a
-
-
 @pytest.mark.parametrize("use_mask", [False, True])
-def test_numpy_attention_matches_torch_autograd(states, mask, rng, use_mask):
-    hs, s = states
-    dc = rng.standard_normal((BATCH, HIDDEN))
-    layer = Attention()
-    c = layer.forward(hs, s, mask if use_mask else None)
-    dhs, ds = layer.backward(dc)
+def test_numpy_time_attention_matches_torch_dot_attention(states, mask, rng, use_mask):
+    """The NumPy layers and utils.attention.DotAttention agree: forward and gradients."""
+    hs, _ = states
+    hs_dec = rng.standard_normal((BATCH, TGT_LEN, HIDDEN))
+    dcontexts = rng.standard_normal((BATCH, TGT_LEN, HIDDEN))
+    layer = TimeAttention()
+    contexts = layer.forward(hs, hs_dec, mask if use_mask else None)
+    dhs, dhs_dec = layer.backward(dcontexts)
 
     hs_t = torch.tensor(hs, requires_grad=True)
+    dec_t = torch.tensor(hs_dec, requires_grad=True)
+    context_t, weights_t = DotAttention()(dec_t, hs_t, torch.from_numpy(mask) if use_mask else None)
+    (context_t * torch.from_numpy(dcontexts)).sum().backward()
+    np.testing.assert_allclose(contexts, context_t.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(layer.attention_weights, weights_t.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(dhs, hs_t.grad.numpy(), atol=1e-10)
+    np.testing.assert_allclose(dhs_dec, dec_t.grad.numpy(), atol=1e-10)
+
+
+def test_single_step_layers_match_torch_dot_attention(states, mask, rng):
+    hs, s = states
+    da = rng.standard_normal((BATCH, SRC_LEN))
+    weight_layer = AttentionWeight()
+    a = weight_layer.forward(hs, s, mask)
+    dhs, ds = weight_layer.backward(da)
+    hs_t = torch.tensor(hs, requires_grad=True)
     s_t = torch.tensor(s, requires_grad=True)
-    c_t, a_t = _torch_attention(hs_t, s_t, torch.from_numpy(mask) if use_mask else None)
-    (c_t * torch.from_numpy(dc)).sum().backward()
-    np.testing.assert_allclose(c, c_t.detach().numpy(), atol=1e-12)
-    np.testing.assert_allclose(layer.attention_weight, a_t.detach().numpy(), atol=1e-12)
+    _, a_t = DotAttention()(s_t.unsqueeze(1), hs_t, torch.from_numpy(mask))  # (batch, 1, src_len)
+    (a_t.squeeze(1) * torch.from_numpy(da)).sum().backward()
+    np.testing.assert_allclose(a, a_t.squeeze(1).detach().numpy(), atol=1e-12)
     np.testing.assert_allclose(dhs, hs_t.grad.numpy(), atol=1e-10)
     np.testing.assert_allclose(ds, s_t.grad.numpy(), atol=1e-10)
+
+
+def test_softmax_np_matches_utils_masked_softmax(rng, mask):
+    scores = rng.standard_normal((BATCH, SRC_LEN))
+    expected = masked_softmax(torch.from_numpy(scores), torch.from_numpy(mask))
+    np.testing.assert_allclose(softmax_np(scores, mask), expected.numpy(), atol=1e-12)
 
 
 # --------------------------------------------------------------------------- errors
