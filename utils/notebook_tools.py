@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     for nb in notebooks:
         if nb.suffix == ".py":
             nb = nb.with_suffix(".ipynb")
+        if not nb.exists() and nb.with_suffix(".py").exists():
+            _jupytext_sync(nb.with_suffix(".py"))  # first run: create the paired notebook
         if not nb.exists():
             print(f"no such notebook: {nb}", file=sys.stderr)
             return 2
