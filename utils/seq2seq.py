@@ -415,13 +415,13 @@ def train_seq2seq(
     pairs: Sequence[tuple[str, str]],
     attention: str | None = None,
     *,
-    cell: str = "gru",
-    hidden_size: int = 128,
+    cell: str = "lstm",
+    hidden_size: int = 64,
     embed_size: int = 32,
-    epochs: int = 10,
+    epochs: int = 5,
     batch_size: int = 64,
-    lr: float = 3e-3,
-    decay_epochs: int = 0,
+    lr: float = 5e-3,
+    decay_epochs: int = 2,
     final_lr_fraction: float = 0.1,
     seed: int = 0,
     valid_pairs: Sequence[tuple[str, str]] | None = None,
@@ -440,7 +440,9 @@ def train_seq2seq(
     pairs: list of (source, target) strings; tokens are characters (``level="word"``: words).
     attention: None (the plain encoder-decoder) or "dot" (dot-product attention).
     cell: "gru" or "lstm". hidden_size/embed_size: sizes of the RNN state and embeddings.
-    epochs, batch_size, lr (Adam), clip (gradient-norm clipping): the optimisation.
+    epochs, batch_size, lr (Adam), clip (gradient-norm clipping): the optimisation. The
+    learning rate stays at ``lr``, then decays linearly to ``lr * final_lr_fraction`` over the
+    last ``decay_epochs`` epochs (0: constant).
     valid_pairs: held-out pairs; their exact match (greedy decoding) is measured after each
     epoch and ``target`` stops training once it is reached.
     reverse_source: read sources backwards. max_output_len: decoding cap (default: the longest
@@ -456,6 +458,10 @@ def train_seq2seq(
         _check_positive_int(name, locals()[name])
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr}")
+    if not isinstance(decay_epochs, int) or decay_epochs < 0:
+        raise ValueError(f"decay_epochs must be an int >= 0, got {decay_epochs!r}")
+    if not 0 < final_lr_fraction <= 1:
+        raise ValueError(f"final_lr_fraction must be in (0, 1], got {final_lr_fraction}")
     seed_everything(seed)
     src_vocab = Vocab.build([s for s, _ in pairs], level=level)
     tgt_vocab = Vocab.build([t for _, t in pairs], level=level)
