@@ -1,0 +1,521 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · Alignment and the context vector
+#
+# Chapter 02 squeezed the whole source into one vector, the encoder's last state, and watched
+# accuracy fall as sources grew longer. This chapter lets the decoder look back at *every*
+# encoder state, at every output step, and learn where to look.
+#
+# After this chapter you will be able to
+# 1. say what an **alignment** is, and how a learned alignment differs from a hand-made one;
+# 2. explain why attention is a softmax-*weighted sum* of encoder states rather than a
+#    *choice* of one, and show that choosing has no useful gradient;
+# 3. implement the textbook's two attention layers, **Attention Weight** and **Weighted Sum**,
+#    forward and backward in NumPy, check them numerically and against PyTorch;
+# 4. measure what attention buys: a flat accuracy-vs-length curve, and attention maps that
+#    match the true alignment of dates written in many languages.
+
+# %%
+import inspect
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+import utils
+
+device = utils.setup(seed=0)
+
+# %% [markdown]
+# ## 1. The problem: which source items does each output item come from?
+#
+# When a person translates *"le 3 mars 2021"* into `2021-03-03`, each output character comes
+# from a few source characters: `2021` from `2021`, `03` (the month) from `mars`, `03` (the
+# day) from `3`. That correspondence is an **alignment**. It can reorder: here the year comes
+# last in the source and first in the output.
+#
+# Classic statistical machine translation built alignments as a *separate* step: linguists
+# annotated word alignments by hand for evaluation sets, and systems such as the IBM models
+# (GIZA++) estimated them with their own model before any translation was learned; the
+# translation tables were then read off the alignment. A neural model with attention instead
+# **learns the alignment jointly with the translation**, from (source, target) pairs alone,
+# as a by-product of minimising the translation loss (Bahdanau et al., 2015: "jointly
+# learning to align and translate").
+#
+# The date data set of this course records the true alignment of every example: which source
+# characters hold the year, the month and the day. `utils.date_alignment(example)` turns that
+# into a matrix of shape (10 output characters, source length) with a 1 where an output
+# character comes from a source character. Here it is for one example:
+
+# %%
+train_examples = utils.load_date_examples("train")
+example = next(e for e in train_examples if e.locale == "fr_FR" and e.pattern == "long")
+true_alignment = utils.date_alignment(example)  # (10 output chars, source chars)
+print(f"{example.source!r} -> {example.target!r}   spans: {example.spans}")
+assert true_alignment.shape == (10, len(example.source))
+ax = utils.plot_attention(true_alignment, list(example.source), list(example.target),
+                          title="The true alignment the data set records (hand-made, not learned)")
+
+# %% [markdown]
+# Each row is an output character; its weight is spread evenly over the source characters it
+# comes from, so every row (except the two `-` rows, which no source character produces)
+# sums to 1, like the attention weights we are about to build.
+#
+# ## 2. Choosing one encoder state has no gradient; a weighted sum does
+#
+# Suppose the decoder could *select* the encoder state it needs: score every source position
+# $j$ with $e_j$, take $\hat{\jmath} = \arg\max_j e_j$ and use $c = h_{\hat{\jmath}}$. The
+# textbook's point is that this selection cannot be trained by backpropagation: a small change
+# of the scores leaves $\arg\max$ unchanged, so the loss does not move and the gradient with
+# respect to the scores is **zero**; where two scores tie it jumps, and the gradient is
+# undefined. Nothing tells the scores how to change.
+#
+# Attention replaces the choice by a **softmax-weighted sum of all encoder states**:
+#
+# $$a_j = \frac{\exp(e_j)}{\sum_k \exp(e_k)}, \qquad c = \sum_j a_j\, h_j .$$
+#
+# The weights are non-negative and sum to 1, so $c$ is a blend that leans towards the states
+# with high scores, and it changes smoothly with every score. Let us measure both gradients
+# with `utils.numerical_gradient` on a toy loss $L = c \cdot g$ for a fixed vector $g$.
+
+# %%
+rng = np.random.default_rng(0)
+hs_toy = rng.standard_normal((1, 4, 3))  # (batch=1, src_len=4, hidden=3): encoder states h_j
+scores_toy = rng.standard_normal((1, 4))  # (batch, src_len): scores e_j
+g = rng.standard_normal((1, 3))  # (batch, hidden): the loss is L = c . g
+
+
+def hard_context(scores):
+    """c = h_argmax: select the best-scoring encoder state. (batch, src_len) -> (batch, hidden)"""
+    return hs_toy[np.arange(len(scores)), scores.argmax(axis=1)]
+
+
+def soft_context(scores):
+    """c = sum_j softmax(e)_j h_j. (batch, src_len) -> (batch, hidden)"""
+    a = utils.softmax_np(scores)  # (batch, src_len)
+    return (a[:, :, None] * hs_toy).sum(axis=1)
+
+
+grad_hard = utils.numerical_gradient(lambda: float((hard_context(scores_toy) * g).sum()), scores_toy)
+grad_soft = utils.numerical_gradient(lambda: float((soft_context(scores_toy) * g).sum()), scores_toy)
+print("dL/de with hard selection:", np.round(grad_hard, 4))
+print("dL/de with the weighted sum:", np.round(grad_soft, 4))
+assert np.all(grad_hard == 0.0)  # exactly zero: nudging a score never changes the argmax
+assert np.abs(grad_soft).max() > 0.05  # every score gets a signal
+
+# %% [markdown]
+# The same story as a picture: sweep the score $e_1$ of one position and watch the loss.
+# Hard selection gives a step function (flat, then a jump where $e_1$ overtakes the best
+# score); the weighted sum gives a smooth curve whose slope says which way to move $e_1$.
+
+# %%
+sweep = np.linspace(-4, 4, 401)
+loss_hard, loss_soft = [], []
+for value in sweep:
+    scores = scores_toy.copy()
+    scores[0, 1] = value
+    loss_hard.append(float((hard_context(scores) * g).sum()))
+    loss_soft.append(float((soft_context(scores) * g).sum()))
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(sweep, loss_hard, label="hard selection: c = h_argmax")
+ax.plot(sweep, loss_soft, label="weighted sum: c = sum_j a_j h_j")
+ax.set_xlabel("score $e_1$ of source position 1")
+ax.set_ylabel("loss $L = c \\cdot g$")
+ax.set_title("Why attention blends: selection is a step, the blend is smooth")
+ax.legend(fontsize=8);
+# The hard loss takes exactly two values (a step); the soft one changes at every point.
+assert len(set(np.round(loss_hard, 12))) == 2
+assert np.all(np.abs(np.diff(loss_soft)) > 0)
+
+# %% [markdown]
+# ## 3. The idea: scores, weights, context, at every output step
+#
+# Write $h_1, \dots, h_T$ for the encoder states (`hs` in the code, shape
+# `(batch, src_len, hidden)`) and $s_i$ for the decoder state at output step $i$ (`s`, shape
+# `(batch, hidden)`). Attention computes, **for every output step $i$**:
+#
+# 1. scores $e_{ij} = \mathrm{score}(s_i, h_j)$, here the dot product $e_{ij} = s_i^\top h_j$;
+# 2. weights $a_{ij} = \mathrm{softmax}_j(e_{ij}) = \exp(e_{ij}) / \sum_k \exp(e_{ik})$, a
+#    probability distribution over the source positions $j$: $a_{ij} \ge 0$, $\sum_j a_{ij} = 1$;
+# 3. the context vector $c_i = \sum_j a_{ij} h_j$.
+#
+# The matrix $a_{ij}$ is the model's **alignment**: row $i$ says which source positions
+# output $i$ reads. Nothing supervises it; the score function (here it has no weights of its
+# own, so it is the encoder and decoder states themselves) is trained *jointly* with the rest
+# of the model by the translation loss, through the gradient the weighted sum provides.
+#
+# The textbook splits this into two layers:
+#
+# | layer | forward | in → out shapes |
+# |---|---|---|
+# | **Attention Weight** | $e_j = h_j \cdot s$, $a = \mathrm{softmax}(e)$ | `hs (batch, src_len, hidden)`, `s (batch, hidden)` → `a (batch, src_len)` |
+# | **Weighted Sum** | $c = \sum_j a_j h_j$ | `hs`, `a` → `c (batch, hidden)` |
+#
+# and chains them as `Attention`; `TimeAttention` runs it at every decoder step.
+#
+# ## 4. From scratch in NumPy
+#
+# The layers live in `utils/numpy_layers.py` (`utils.AttentionWeight`, `utils.WeightedSum`,
+# `utils.Attention`, `utils.TimeAttention`). Each is a small class with `params` and `grads`
+# (both empty: dot attention has no weights of its own), `forward` and `backward`. Here is the
+# code of the two textbook layers:
+
+# %%
+print(inspect.getsource(utils.AttentionWeight.forward))
+print(inspect.getsource(utils.AttentionWeight.backward))
+print(inspect.getsource(utils.WeightedSum.forward))
+print(inspect.getsource(utils.WeightedSum.backward))
+
+# %% [markdown]
+# **The backward passes.** For the Weighted Sum $c = \sum_j a_j h_j$ with upstream gradient
+# $\partial L/\partial c$ (`dc`):
+#
+# $$\frac{\partial L}{\partial h_j} = a_j \frac{\partial L}{\partial c}, \qquad
+#   \frac{\partial L}{\partial a_j} = h_j \cdot \frac{\partial L}{\partial c}.$$
+#
+# For the Attention Weight layer, the softmax couples all positions
+# ($\partial a_j / \partial e_k = a_j(\delta_{jk} - a_k)$), which gives
+#
+# $$\frac{\partial L}{\partial e_j} = a_j \Big(\frac{\partial L}{\partial a_j} - \sum_k a_k \frac{\partial L}{\partial a_k}\Big),
+#   \qquad \frac{\partial L}{\partial h_j} = \frac{\partial L}{\partial e_j}\, s, \qquad
+#   \frac{\partial L}{\partial s} = \sum_j \frac{\partial L}{\partial e_j}\, h_j .$$
+#
+# In the full `Attention` layer the encoder states feed *both* layers (they are scored and
+# they are summed), so their gradient is the sum of the two paths.
+#
+# First the forward pass on a small batch, with a padding mask (`True` = a real source
+# position) so that the second example has only 3 of its 5 positions:
+
+# %%
+rng = np.random.default_rng(1)
+batch, src_len, tgt_len, hidden = 2, 5, 4, 6
+hs = rng.standard_normal((batch, src_len, hidden))  # (batch, src_len, hidden): encoder states h_j
+s = rng.standard_normal((batch, hidden))  # (batch, hidden): one decoder state
+src_mask = np.array([[True] * 5, [True] * 3 + [False] * 2])  # (batch, src_len)
+
+attention_weight = utils.AttentionWeight()
+a = attention_weight.forward(hs, s, src_mask)  # (batch, src_len)
+c = utils.WeightedSum().forward(hs, a)  # (batch, hidden)
+print("a =", np.round(a, 3), sep="\n")
+assert np.all(a >= 0) and np.allclose(a.sum(axis=1), 1.0)  # a probability distribution per example
+assert np.all(a[~src_mask] == 0)  # padding gets no attention
+assert np.allclose(c, np.einsum("bj,bjh->bh", a, hs))  # c = sum_j a_j h_j
+
+# %% [markdown]
+# Now the gradient check: `utils.check_layer` compares each layer's `backward` with central
+# differences of the loss $L = \mathrm{sum}(\text{output} \odot g)$ for a random $g$, for
+# every input, in float64.
+
+# %%
+hs_dec = rng.standard_normal((batch, tgt_len, hidden))  # (batch, tgt_len, hidden): decoder states s_i
+gradient_errors = {
+    "AttentionWeight": utils.check_layer(utils.AttentionWeight(), hs, s, mask=src_mask),
+    "WeightedSum": utils.check_layer(utils.WeightedSum(), hs, a),
+    "Attention": utils.check_layer(utils.Attention(), hs, s, mask=src_mask),
+    "TimeAttention": utils.check_layer(utils.TimeAttention(), hs, hs_dec, mask=src_mask),
+}
+for name, errors in gradient_errors.items():
+    print(f"{name:16s}", "  ".join(f"{k}: {v:.1e}" for k, v in errors.items()))
+    assert max(errors.values()) < 1e-6, (name, errors)
+
+# %% [markdown]
+# (`input0` is `hs`, `input1` the decoder state(s) or the weights.) Relative errors around
+# $10^{-10}$: the hand-written backward passes are right.
+#
+# ## 5. In PyTorch: the same layer
+#
+# The course's PyTorch attention is `utils.DotAttention` (in `utils/attention.py`): it scores
+# all decoder steps at once with one batched product, `torch.bmm`, applies
+# `utils.masked_softmax` and returns the contexts and the weights. Given the same encoder
+# states, decoder states and mask, it matches `TimeAttention`, forward *and* backward (torch's
+# autograd against our hand-written gradients):
+
+# %%
+dcontexts = rng.standard_normal((batch, tgt_len, hidden))  # an upstream gradient
+time_attention = utils.TimeAttention()
+contexts_np = time_attention.forward(hs, hs_dec, src_mask)  # (batch, tgt_len, hidden)
+dhs_np, dhs_dec_np = time_attention.backward(dcontexts)
+
+hs_t = torch.tensor(hs, requires_grad=True)
+hs_dec_t = torch.tensor(hs_dec, requires_grad=True)
+contexts_t, weights_t = utils.DotAttention()(hs_dec_t, hs_t, torch.from_numpy(src_mask))
+(contexts_t * torch.from_numpy(dcontexts)).sum().backward()
+
+parity = {
+    "contexts": np.abs(contexts_np - contexts_t.detach().numpy()).max(),
+    "weights": np.abs(time_attention.attention_weights - weights_t.detach().numpy()).max(),
+    "d hs": np.abs(dhs_np - hs_t.grad.numpy()).max(),
+    "d decoder states": np.abs(dhs_dec_np - hs_dec_t.grad.numpy()).max(),
+}
+print("max |NumPy - torch|:", {k: f"{v:.0e}" for k, v in parity.items()})
+assert max(parity.values()) < 1e-12
+
+# %% [markdown]
+# ## 6. Where the layer sits, in a real model
+#
+# In the textbook (and Luong) view the attention layer sits **between the decoder RNN and the
+# output projection**. At output step $i$:
+#
+# 1. the decoder RNN reads the previous token and updates its state: $s_i = \mathrm{RNN}(y_{i-1}, s_{i-1})$;
+# 2. attention reads *all* encoder states with $s_i$ as the query: $a_i$, then $c_i = \sum_j a_{ij} h_j$;
+# 3. the output layer reads the **concatenation** $[c_i ; s_i]$ (size 2·hidden) and gives
+#    the scores of the next token: $\mathrm{logits}_i = W [c_i ; s_i] + b$.
+#
+# The context says *what the source holds at the aligned place*, the decoder state says
+# *where we are in the output*; the output layer needs both. Because attention comes after
+# the RNN, teacher-forced training can run the RNN over all output steps at once and then
+# attend for all steps in one batched product, which is what `utils.AttentionDecoder` does.
+#
+# Let us train that model (`utils.train_seq2seq(pairs, attention="dot")`) on the 20,000
+# multi-locale dates with the API's default settings.
+
+# %%
+train_pairs = utils.load_dates("train")
+test_examples = utils.load_date_examples("test")
+test_pairs = [(e.source, e.target) for e in test_examples]
+date_model = utils.train_seq2seq(train_pairs, attention="dot", seed=0)  # the API's defaults
+date_accuracy = utils.exact_match(date_model, test_pairs)
+print(date_model)
+print(f"exact match on the {len(test_pairs)} test dates: {date_accuracy:.3f}")
+assert date_accuracy >= 0.99
+
+# %% [markdown]
+# Now take the trained model apart and rebuild its output with our **NumPy** `TimeAttention`
+# in the middle: encoder → decoder RNN → NumPy attention → concatenate $[c_i; s_i]$ → output
+# layer. If the logits equal the model's own, the layer we wrote is exactly the layer inside
+# the model.
+
+# %%
+batch_pairs = test_pairs[:8]
+batch_t = date_model.make_batch(batch_pairs)
+with torch.no_grad():
+    memory, encoder_last, src_mask_t = date_model.encode(batch_t.src_ids, batch_t.src_lengths)  # (batch, src_len, hidden)
+    decoder = date_model.decoder
+    dec_states, _ = decoder.rnn(decoder.embedding(batch_t.tgt_in), encoder_last)  # (batch, tgt_len, hidden): s_i
+    contexts = utils.TimeAttention().forward(memory.double().numpy(), dec_states.double().numpy(),
+                                             src_mask_t.numpy())  # (batch, tgt_len, hidden): c_i, in NumPy
+    concatenated = torch.cat([torch.from_numpy(contexts).float(), dec_states], dim=-1)  # (batch, tgt_len, 2 * hidden)
+    logits_rebuilt = decoder.out(concatenated)  # (batch, tgt_len, vocab)
+    logits_model, _ = date_model(batch_t.src_ids, batch_t.src_lengths, batch_t.tgt_in)
+print("output layer:", decoder.out, " reads [c_i ; s_i] of size", concatenated.shape[-1])
+print(f"max |rebuilt - model| logits: {(logits_rebuilt - logits_model).abs().max().item():.1e}")
+assert torch.allclose(logits_rebuilt, logits_model, atol=1e-4)
+
+# %% [markdown]
+# ## 7. A different context vector at every output step
+#
+# A common confusion is that "the context vector is the encoder's last hidden state". That is
+# true **without** attention: chapter 02's plain decoder gets the single vector $h_T$ once,
+# and every output step must make do with it. **With** attention there is a different context
+# vector $c_i$ for every output step $i$. For one date, here are the ten context vectors of the
+# output `YYYY-MM-DD`, and how far each is from the encoder's last state $h_T$. (The one step
+# whose context *is* $h_T$ is the step that attends to the last source character, which is
+# where that state sits.)
+
+# %%
+sample = next(e for e in test_examples if e.locale == "de_DE" and e.pattern == "long")
+src_ids, src_lengths = date_model.encode_sources([sample.source])
+with torch.no_grad():
+    sample_memory, sample_last, _ = date_model.encode(src_ids, src_lengths)
+out_tokens, sample_weights = date_model.attention(sample.source)  # (out_len, src_len)
+sample_contexts = sample_weights @ sample_memory[0].numpy()  # (out_len, hidden): c_i = sum_j a_ij h_j
+h_last_t = sample_last[0] if isinstance(sample_last, tuple) else sample_last  # an LSTM's state is (h, c)
+h_last = h_last_t[0, 0].numpy()  # (hidden,): the plain model's one context vector
+print(f"{sample.source!r} -> {''.join(out_tokens)!r}")
+distance_to_last = np.linalg.norm(sample_contexts - h_last, axis=1) / np.linalg.norm(h_last)
+pairwise = np.linalg.norm(sample_contexts[:, None] - sample_contexts[None], axis=2) / np.linalg.norm(h_last)
+for token, d in zip(out_tokens, distance_to_last):
+    print(f"  output {token!r}: |c_i - h_T| / |h_T| = {d:.2f}")
+year_rows, day_rows = [0, 1, 2, 3], [8, 9]
+print(f"mean distance between a year context and a day context: {pairwise[np.ix_(year_rows, day_rows)].mean():.2f}")
+assert "".join(out_tokens) == sample.target
+# Only a step that reads the *last* source character (the final year digit here) gets h_T.
+near_last = [token for token, d in zip(out_tokens, distance_to_last) if d < 0.2]
+print(f"steps whose context is (nearly) h_T: {len(near_last)} of {len(out_tokens)}")
+assert len(near_last) <= 1 and np.median(distance_to_last) > 0.5
+assert pairwise[np.ix_(year_rows, day_rows)].min() > 0.2  # year steps and day steps read different vectors
+
+# %% [markdown]
+# ## 8. Learned attention against the true alignment
+#
+# Korean and Japanese write the year first (`2012년 4월 12일`, `2012年4月12日`, and in Korean's
+# medium form `2012. 4. 12.`); American English and German write it last (`April 12, 2012`,
+# `12. April 2012`). The output is always `YYYY-MM-DD`, so for one group the alignment runs
+# along the diagonal and for the other it must cross over. Here are the model's attention maps
+# (left) beside the alignment the data set records (right), for a Korean date in its medium
+# form (digits only, since the default plotting font has no Hangul) and an American one:
+
+# %%
+def first_example(locale, pattern="long"):
+    """The first test date of ``locale`` and ``pattern`` that the model translates correctly."""
+    return next(e for e in test_examples if e.locale == locale and e.pattern == pattern
+                and date_model.translate(e.source) == e.target)
+
+
+fig, axes = plt.subplots(2, 2, figsize=(11, 7))
+for row, (locale, pattern) in enumerate([("ko_KR", "medium"), ("en_US", "long")]):
+    ex = first_example(locale, pattern)
+    tokens, weights = date_model.attention(ex.source)  # (10, len(source))
+    utils.plot_attention(weights, list(ex.source), tokens, ax=axes[row, 0], cbar=False,
+                         title=f"{locale}: learned attention")
+    utils.plot_attention(utils.date_alignment(ex), list(ex.source), list(ex.target), ax=axes[row, 1], cbar=False,
+                         title=f"{locale}: true alignment")
+fig.suptitle("Does attention look where the year, month and day are written?")
+fig.tight_layout();
+
+# %% [markdown]
+# To compare over the whole test split, measure the **attention mass on the right
+# characters**: for each year output character, the sum of its weights over the source's year
+# span, and likewise for month and day characters (the `-` rows have no source, so they are
+# left out); then average. A model that looked nowhere in particular, spreading its weight
+# uniformly over the source, would score the span's share of the source length, $(\text{end} -
+# \text{start}) / \text{len(source)}$; we compute that baseline on the same dates.
+
+# %%
+FIELD_ROWS = {"year": [0, 1, 2, 3], "month": [5, 6], "day": [8, 9]}  # output rows of YYYY-MM-DD
+
+
+def mass_on_true_span(weights, example):
+    """Mean over the 8 digit outputs of the weight they put on their field's source span.
+
+    weights: (10, len(example.source)) attention weights, rows = output characters.
+    """
+    shares = []
+    for field, rows in FIELD_ROWS.items():
+        start, end = example.spans[field]
+        shares.extend(weights[rows, start:end].sum(axis=1))
+    return float(np.mean(shares))
+
+
+def decode_with_weights(model, examples, batch_size=500):
+    """Greedy-decode ``examples`` in batches; return (outputs, list of weights (out_len, src_len))."""
+    outputs, weights = [], []
+    for start in range(0, len(examples), batch_size):
+        chunk = examples[start:start + batch_size]
+        ids, lengths = model.encode_sources([e.source for e in chunk])
+        out_ids, w = model.greedy_decode(ids, lengths)  # (batch, steps), (batch, steps, src_len)
+        for row, e in enumerate(chunk):
+            outputs.append(model.tgt_vocab.decode(out_ids[row].tolist()))
+            weights.append(w[row, :, : len(e.source)].numpy())
+    return outputs, weights
+
+
+outputs, all_weights = decode_with_weights(date_model, test_examples)
+correct = [(e, w[:10]) for e, out, w in zip(test_examples, outputs, all_weights) if out == e.target]
+learned_mass = np.mean([mass_on_true_span(w, e) for e, w in correct])
+uniform_mass = np.mean([mass_on_true_span(np.full_like(w, 1 / w.shape[1]), e) for e, w in correct])
+print(f"attention mass on the true span, mean over {len(correct)} correctly translated test dates:")
+print(f"  learned attention: {learned_mass:.3f}")
+print(f"  uniform attention: {uniform_mass:.3f}")
+by_locale = {}
+for e, w in correct:
+    by_locale.setdefault(e.locale, []).append(mass_on_true_span(w, e))
+print("  by locale:", ", ".join(f"{k} {np.mean(v):.2f}" for k, v in sorted(by_locale.items())))
+assert learned_mass > 2 * uniform_mass and learned_mass > uniform_mass + 0.3
+
+# %% [markdown]
+# ## What we saw
+#
+# * Choosing one encoder state has a zero gradient with respect to the scores; a
+#   softmax-weighted sum has a useful one. That is the whole reason attention *blends*.
+# * The textbook's Attention Weight and Weighted Sum layers, written in NumPy with
+#   hand-written backward passes, pass a gradient check (relative errors around $10^{-10}$)
+#   and equal `utils.DotAttention` in PyTorch; plugged into a trained model, they reproduce
+#   its outputs.
+# * Trained only on (date, ISO date) pairs, the attention model translates dates from eleven
+#   locales with at least 99% exact match, and its attention puts far more of its mass on the
+#   characters that hold each field than uniform attention would: it learned the alignment
+#   that classic systems had to be given, including the reordering of year-first and
+#   year-last locales.
+#
+# ## Outlook: attention as reading from memory
+#
+# Look at attention once more: the encoder states are a **memory** with one slot per source
+# position; the decoder state is a **query**; the softmax turns query-slot similarities into
+# an address, and the weighted sum **reads** a blend of slots. Because the read is a weighted
+# sum, the address is differentiable and can be learned. External-memory networks (Neural
+# Turing Machines, memory networks, differentiable neural computers) take exactly this read
+# and add *writes* to a memory the network keeps; chapter 05 names the pieces queries, keys
+# and values, and the Transformer builds a whole model out of such reads.
+#
+# ## Exercises
+#
+# **Exercise 1: the Attention Weight forward.** Write `attention_weight_forward(hs, s, mask)`:
+# dot scores $e_j = h_j \cdot s$, then a softmax over the source positions that ignores the
+# positions where `mask` is False (`mask` may be None). Shapes: `hs (batch, src_len, hidden)`,
+# `s (batch, hidden)`, `mask (batch, src_len)` bool → `a (batch, src_len)`. It must not
+# overflow for large scores, and a fully masked row must give zeros, not NaN.
+
+# %%
+def attention_weight_forward(hs, s, mask=None):
+    ### BEGIN SOLUTION
+    scores = np.einsum("bjh,bh->bj", hs, s)  # (batch, src_len)
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    row_max = scores.max(axis=1, keepdims=True)
+    row_max = np.where(np.isfinite(row_max), row_max, 0.0)  # fully masked row: max is -inf
+    exp = np.exp(scores - row_max)  # (batch, src_len), masked positions -> 0
+    total = exp.sum(axis=1, keepdims=True)
+    return np.divide(exp, total, out=np.zeros_like(exp), where=total > 0)
+    ### END SOLUTION
+
+
+# %%
+utils.check_attention_weight_forward(attention_weight_forward)
+
+# %% [markdown]
+# **Exercise 2: the Weighted Sum backward.** Given `hs (batch, src_len, hidden)`, the weights
+# `a (batch, src_len)` and the upstream gradient `dc (batch, hidden)` of $c = \sum_j a_j h_j$,
+# return `(dhs, da)` with the shapes of `hs` and `a`.
+
+# %%
+def weighted_sum_backward(hs, a, dc):
+    ### BEGIN SOLUTION
+    dhs = a[:, :, None] * dc[:, None, :]  # (batch, src_len, hidden)
+    da = (hs * dc[:, None, :]).sum(axis=2)  # (batch, src_len)
+    return dhs, da
+    ### END SOLUTION
+
+
+# %%
+utils.check_weighted_sum_backward(weighted_sum_backward)
+
+# %% [markdown]
+# **Exercise 3: the Attention Weight backward.** Given `hs`, `s`, the forward output `a` and
+# the upstream gradient `da (batch, src_len)`, return `(dhs, ds)`. Remember that the softmax
+# couples the positions: $\partial L/\partial e_j = a_j(\partial L/\partial a_j - \sum_k a_k
+# \partial L/\partial a_k)$.
+
+# %%
+def attention_weight_backward(hs, s, a, da):
+    ### BEGIN SOLUTION
+    de = a * (da - (a * da).sum(axis=1, keepdims=True))  # (batch, src_len)
+    dhs = de[:, :, None] * s[:, None, :]  # (batch, src_len, hidden)
+    ds = (de[:, :, None] * hs).sum(axis=1)  # (batch, hidden)
+    return dhs, ds
+    ### END SOLUTION
+
+
+# %%
+utils.check_attention_weight_backward(attention_weight_backward)
+
+# %% [markdown]
+# **Exercise 4 (open).** Sharpen the softmax with a temperature, $a = \mathrm{softmax}(e / \tau)$,
+# and repeat section 2's experiment for $\tau = 1, 0.1, 0.01$. What happens to the gradient
+# as $\tau \to 0$, and why does that make a very sharp attention hard to train?
