@@ -156,8 +156,9 @@ assert max(errors.values()) < 1e-6
 # How much does the last state $h_T$ depend on an input $k$ steps back, $x_{T-k}$? By the
 # chain rule through the unrolled network,
 #
-# $$\frac{\partial h_T}{\partial x_{T-k}} = \Big(\prod_{s=T-k+1}^{T}
-# \operatorname{diag}(1 - h_s^2)\, W_h\Big)\, \operatorname{diag}(1 - h_{T-k}^2)\, W_x .$$
+# $$\frac{\partial h_T}{\partial x_{T-k}} =
+# \underbrace{\operatorname{diag}(1 - h_T^2)\, W_h \cdots \operatorname{diag}(1 - h_{T-k+1}^2)\, W_h}_{k \text{ factors } \partial h_s / \partial h_{s-1}}
+# \; \operatorname{diag}(1 - h_{T-k}^2)\, W_x .$$
 #
 # It is a product of $k$ Jacobians. If their norms are below 1 the product shrinks
 # geometrically with $k$ (the gradient **vanishes**); above 1 it grows geometrically
@@ -328,9 +329,9 @@ styles = {"RNN": "k-", "LSTM (torch init)": "C0--", "GRU (torch init)": "C1--",
 fig, ax = plt.subplots(figsize=(7, 4))
 for name, curve in curves.items():
     ax.semilogy(np.arange(T_lag), curve, styles[name], label=name)
-ax.set_xlabel("lag k (steps between the input x_{T-k} and the last state h_T)")
-ax.set_ylabel("gradient norm ||dL/dx_{T-k}||, relative to k = 0")
-ax.set_title("How far back does the gradient from h_T reach?")
+ax.set_xlabel(r"lag $k$ (steps between the input $x_{T-k}$ and the last state $h_T$)")
+ax.set_ylabel(r"$\|\partial L / \partial x_{T-k}\|$, relative to $k = 0$")
+ax.set_title(r"How far back does the gradient from $h_T$ reach?")
 ax.legend();
 
 k = 40
