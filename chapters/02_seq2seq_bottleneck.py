@@ -98,8 +98,9 @@ for source, target in date_train[:6]:
 # \qquad \log p(Y \mid X) = \sum_{t=1}^{T'+1} \log p\big(y_t \mid y_{<t}, X\big),$$
 #
 # where $y_{T'+1}$ is `</s>`. Equivalently, minimise the cross-entropy between the predicted
-# distributions and the true next tokens. We average it per target token (not per sequence),
-# so a batch of long targets does not weigh more than one of short targets.
+# distributions and the true next tokens. We average it over the real target tokens of a
+# batch (their sum divided by their number), so the size of the loss, and of each gradient
+# step, does not depend on how long the batch's targets happen to be.
 #
 # **Teacher forcing.** During training the decoder's input at step $t$ is the *true*
 # previous token $y_{t-1}$, not the model's own guess. That makes every step's input known in
@@ -318,6 +319,7 @@ fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(positions, by_position_forced, "o-", label="teacher-forced (true prefix)")
 ax.plot(positions, by_position_free, "s-", label="free running (own prefix)")
 ax.set_xlabel("output position")
+ax.set_xticks(positions)
 ax.set_ylabel("token accuracy")
 ax.set_title("Where does feeding back its own output cost? (reverse, 12 letters)")
 ax.legend();
