@@ -417,3 +417,32 @@ def test_loaders_see_a_rewritten_file(tmp_path):
     assert load_cmudict("test", root=tmp_path) == [("cat", "K AE1 T")]
     _write(tmp_path, ["\t".join(CMUDICT_COLUMNS), "dog\tD AO1 G", "cat\tK AE1 T"], name="test.tsv")
     assert load_cmudict("test", root=tmp_path)[0] == ("dog", "D AO1 G")
+
+
+# ------------------------------------------------------------------ distinct symbols
+@pytest.mark.parametrize("task", ["copy", "reverse", "sort"])
+def test_make_task_distinct_repeats_no_symbol(task):
+    pairs = utils.make_task(task, 200, min_len=5, max_len=62, seed=3, distinct=True)
+    lengths = [len(s) for s, _ in pairs]
+    assert min(lengths) < 10 and max(lengths) > 55, "lengths span min_len..max_len"
+    for source, target in pairs:
+        assert len(set(source)) == len(source), f"a symbol repeats in {source!r}"
+        assert set(source) <= set(utils.DISTINCT_ALPHABET)
+        assert sorted(source) == sorted(target)
+    assert any(c.isupper() for s, _ in pairs for c in s) and any(c.isdigit() for s, _ in pairs for c in s)
+    assert pairs == utils.make_task(task, 200, min_len=5, max_len=62, seed=3, distinct=True)
+
+
+def test_make_task_distinct_errors():
+    with pytest.raises(ValueError, match="at most 62"):
+        utils.make_task("reverse", 5, min_len=5, max_len=63, distinct=True)
+    with pytest.raises(ValueError, match="not addition"):
+        utils.make_task("addition", 5, distinct=True)
+    with pytest.raises(TypeError, match="True or False"):
+        utils.make_task("copy", 5, distinct=1)
+
+
+def test_make_task_default_is_unchanged_by_distinct_option():
+    # the shipped default (a-z with replacement) must not change for existing callers
+    assert utils.make_task("reverse", 50, seed=1) == utils.make_task("reverse", 50, seed=1, distinct=False)
+    assert set("".join(s for s, _ in utils.make_task("copy", 50, seed=1))) <= set(utils.TASK_ALPHABET)

@@ -32,6 +32,7 @@ import numpy as np
 __all__ = [
     "TASKS",
     "TASK_ALPHABET",
+    "DISTINCT_ALPHABET",
     "make_task",
     "DATE_SPLITS",
     "DATE_COLUMNS",
@@ -57,6 +58,8 @@ DATA_ROOT = REPO_ROOT / "data"
 TASKS = ("copy", "reverse", "sort", "addition")
 #: Symbols of the copy/reverse/sort sources: the 26 lowercase letters a-z.
 TASK_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
+#: Symbols of ``make_task(..., distinct=True)``: 62, so sources up to 62 long repeat none.
+DISTINCT_ALPHABET = TASK_ALPHABET + TASK_ALPHABET.upper() + "0123456789"
 
 
 def _check_int(name: str, value, minimum: int) -> int:
@@ -68,7 +71,7 @@ def _check_int(name: str, value, minimum: int) -> int:
 
 
 def make_task(task: str, n: int, *, min_len: int = 5, max_len: int = 10,
-              seed: int = 0) -> list[tuple[str, str]]:
+              seed: int = 0, distinct: bool = False) -> list[tuple[str, str]]:
     """Return ``n`` (source, target) string pairs of a synthetic sequence task.
 
     task: one of ``TASKS``:
@@ -85,6 +88,12 @@ def make_task(task: str, n: int, *, min_len: int = 5, max_len: int = 10,
     from ``[min_len, max_len]`` for every pair, so ``min_len == max_len`` fixes it (the way a
     chapter sweeps the source length).
 
+    ``distinct=True`` (copy/reverse/sort only) draws each source's symbols *without
+    replacement* from ``DISTINCT_ALPHABET`` (a-z, A-Z, 0-9: 62 symbols), so no symbol occurs
+    twice in a source and ``max_len`` can be at most 62. Every source position is then
+    identified by its content, which is what dot-product attention (with no notion of
+    position) can look up; chapter 03 explains why that matters.
+
     The pairs come from ``numpy.random.default_rng(seed)`` (no global random state): the
     same arguments give the same list. Pairs may repeat (short lengths have few strings).
     """
@@ -96,6 +105,15 @@ def make_task(task: str, n: int, *, min_len: int = 5, max_len: int = 10,
     if min_len > max_len:
         raise ValueError(f"min_len ({min_len}) must not exceed max_len ({max_len})")
     seed = _check_int("seed", seed, 0)
+    if not isinstance(distinct, bool):
+        raise TypeError(f"distinct must be True or False, got {distinct!r}")
+    if distinct and task == "addition":
+        raise ValueError("distinct=True applies to copy, reverse and sort, not addition")
+    if distinct and max_len > len(DISTINCT_ALPHABET):
+        raise ValueError(
+            f"distinct=True draws without replacement from {len(DISTINCT_ALPHABET)} symbols, "
+            f"so max_len can be at most {len(DISTINCT_ALPHABET)}, got {max_len}"
+        )
 
     rng = np.random.default_rng(seed)
     lengths = rng.integers(min_len, max_len + 1, size=n)  # (n,)
@@ -105,9 +123,12 @@ def make_task(task: str, n: int, *, min_len: int = 5, max_len: int = 10,
             a, b = (_random_number(rng, int(length)) for _ in range(2))
             pairs.append((f"{a}+{b}", str(a + b)))
         return pairs
-    letters = np.array(list(TASK_ALPHABET))
+    letters = np.array(list(DISTINCT_ALPHABET if distinct else TASK_ALPHABET))
     for length in lengths:
-        source = "".join(letters[rng.integers(0, len(letters), size=int(length))])
+        if distinct:
+            source = "".join(rng.choice(letters, size=int(length), replace=False))
+        else:
+            source = "".join(letters[rng.integers(0, len(letters), size=int(length))])
         if task == "copy":
             target = source
         elif task == "reverse":
