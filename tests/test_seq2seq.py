@@ -284,3 +284,15 @@ def test_exported_from_utils():
     for name in ("train_seq2seq", "Seq2Seq", "accuracy_by_length", "length_sweep", "masked_softmax",
                  "teacher_forcing_accuracy", "masked_cross_entropy"):
         assert hasattr(utils, name), name
+
+
+def test_length_sweep_small():
+    model, acc = utils.length_sweep("reverse", [3, 2, 4], hidden_size=8, n_train=60, n_test=5, epochs=1,
+                                    progress=False, verbose=False)
+    assert isinstance(model, Seq2Seq) and model.attention_name is None
+    assert sorted(acc) == [2, 3, 4] and all(0 <= v <= 1 for v in acc.values())
+    assert model.history.epochs == 1
+    with pytest.raises(ValueError, match="lengths"):
+        utils.length_sweep("reverse", [], n_train=10)
+    with pytest.raises(ValueError, match="lengths"):
+        utils.length_sweep("reverse", [0, 3], n_train=10)

@@ -1,11 +1,12 @@
 """Sequence-to-sequence models in PyTorch and the one-call training API.
 
->>> model = train_seq2seq(pairs, attention="dot")   # pairs: list of (source, target) strings
->>> model.translate("3 March 2021")
-'2021-03-03'
->>> tokens, weights = model.attention("3 March 2021")  # weights: (len(tokens), len(source))
->>> exact_match(model, test_pairs)                      # utils.exact_match
-0.996
+Usage::
+
+    model = train_seq2seq(pairs, attention="dot")      # pairs: list of (source, target) strings
+    model.translate("3 March 2021")                     # a str, e.g. "2021-03-03"
+    model.translate_batch(sources)                      # list[str], decoded in batches
+    tokens, weights = model.attention("3 March 2021")   # weights: (len(tokens), len(source))
+    exact_match(model, test_pairs)                      # utils.exact_match -> float
 
 The parts, named as in the chapters:
 
@@ -26,12 +27,14 @@ The parts, named as in the chapters:
   its own previous prediction) up to a maximum output length.
 
 A decoder is any module with ``forward(tgt_in, state, memory, src_mask) -> (logits, state,
-weights)`` that works for one step or many; later chapters add decoders and attention
-variants (:data:`utils.attention.ATTENTIONS`) behind the same ``attention=`` name.
+weights)`` that works for one step or many (greedy decoding calls it one step at a time).
+``Seq2Seq`` builds a :class:`PlainDecoder` for ``attention=None`` and an
+:class:`AttentionDecoder` around the layer ``utils.attention.ATTENTIONS[attention]``
+otherwise; later chapters add attention variants there, and decoders of another shape
+(e.g. one that feeds the context into the RNN step) behind the same ``attention=`` name.
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
