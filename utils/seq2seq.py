@@ -548,7 +548,8 @@ def length_sweep(
     task: a synthetic task of ``utils.make_task`` ("copy", "reverse", "sort", "addition").
     Trains ``train_seq2seq`` on ``n_train`` pairs whose source lengths are spread uniformly
     over ``min(lengths)..max(lengths)``, then tests on ``n_test`` fresh pairs at each length
-    in ``lengths`` (other seeds than the training data). ``train_kwargs`` go to
+    in ``lengths`` (other seeds than the training data, sources seen in training left out, so
+    fewer than ``n_test`` when a length has few unseen strings). ``train_kwargs`` go to
     ``train_seq2seq`` (epochs, batch_size, lr, cell, ...).
     Returns ``(model, {length: exact match})``, e.g. for ``utils.plot``-ing accuracy
     against length; chapter 02 runs it without attention, chapter 03 with.
@@ -562,8 +563,13 @@ def length_sweep(
     seen = {s for s, _ in train}
     test = []
     for length in lengths:
-        fresh = [p for p in make_task(task, 2 * n_test, min_len=length, max_len=length, seed=10_000 + 97 * seed + length)
-                 if p[0] not in seen]
+        for draws in (2 * n_test, 20 * n_test):  # short lengths have few unseen strings: draw more
+            fresh = [p for p in make_task(task, draws, min_len=length, max_len=length, seed=10_000 + 97 * seed + length)
+                     if p[0] not in seen]
+            if len(fresh) >= n_test:
+                break
+        if not fresh:
+            raise ValueError(f"every {task} source of length {length} occurs in the training data: no test pairs left")
         test.extend(fresh[:n_test])
     train_kwargs.setdefault("desc", f"{task} {lengths[0]}..{lengths[-1]}, hidden {hidden_size}, attention={attention}")
     model = train_seq2seq(train, attention, hidden_size=hidden_size, seed=seed, **train_kwargs)
