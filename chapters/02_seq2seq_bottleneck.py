@@ -72,7 +72,9 @@ for source, target in date_train[:6]:
 #
 # $$c = q(h_1, \dots, h_T),$$
 #
-# and in the plain model $q$ just takes the last state: $c = h_T$.
+# and in the plain model $q$ just takes the last state: $c = h_T$. (That "the context vector
+# is the encoder's last state" holds only for this plain model: with attention, chapter 03,
+# the decoder gets a different context vector $c_t$ at every output step.)
 #
 # **The decoder** is a second RNN that writes the target $y_1, \dots, y_{T'}$ one token at a
 # time. Its state $s_t$ is updated from the previous output token, and the next token is
@@ -171,7 +173,10 @@ assert abs(naive - naive_padded) > 1e-3, "the naive loss should depend on paddin
 # seq2seq translator much better. With the source reversed, the first words of the target
 # sit close (in steps) to the first words of the source they depend on: the first output is
 # produced right after reading its source word, instead of a whole sentence later. Gradients
-# have a short path to follow at the start, and learning gets going.
+# have a short path to follow at the start, and learning gets going. It also suits what an
+# RNN's last state is good at: it is dominated by the *last* inputs it read (an LSTM or GRU
+# weakens this, but does not remove it), and with the source reversed those are the ones the
+# decoder needs first.
 #
 # `train_seq2seq(pairs, reverse_source=True)` does it. For our synthetic tasks there is a neat
 # identity. In the *copy* task the target is the source $x_1..x_T$ itself; with the source
