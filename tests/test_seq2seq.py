@@ -292,6 +292,9 @@ def test_length_sweep_small():
     assert isinstance(model, Seq2Seq) and model.attention_name is None
     assert sorted(acc) == [2, 3, 4] and all(0 <= v <= 1 for v in acc.values())
     assert model.history.epochs == 1
+    _, acc = utils.length_sweep("reverse", [5], hidden_size=8, n_train=20, n_test=5, epochs=1, distinct=True,
+                                progress=False, verbose=False)
+    assert list(acc) == [5]
     with pytest.raises(ValueError, match="lengths"):
         utils.length_sweep("reverse", [], n_train=10)
     with pytest.raises(ValueError, match="lengths"):

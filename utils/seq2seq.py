@@ -541,6 +541,7 @@ def length_sweep(
     n_train: int = 4000,
     n_test: int = 100,
     seed: int = 0,
+    distinct: bool = False,
     **train_kwargs,
 ) -> tuple[Seq2Seq, dict[int, float]]:
     """Train one model on mixed lengths, then measure exact match at each length.
@@ -550,7 +551,8 @@ def length_sweep(
     over ``min(lengths)..max(lengths)``, then tests on ``n_test`` fresh pairs at each length
     in ``lengths`` (other seeds than the training data, sources seen in training left out, so
     fewer than ``n_test`` when a length has few unseen strings). ``train_kwargs`` go to
-    ``train_seq2seq`` (epochs, batch_size, lr, cell, ...).
+    ``train_seq2seq`` (epochs, batch_size, lr, cell, reverse_source, ...); ``distinct`` goes
+    to ``make_task`` (sources without repeated symbols).
     Returns ``(model, {length: exact match})``, e.g. for ``utils.plot``-ing accuracy
     against length; chapter 02 runs it without attention, chapter 03 with.
     """
@@ -559,12 +561,13 @@ def length_sweep(
     lengths = sorted(int(n) for n in lengths)
     if not lengths or lengths[0] < 1:
         raise ValueError(f"lengths must be positive ints, got {lengths}")
-    train = make_task(task, n_train, min_len=lengths[0], max_len=lengths[-1], seed=seed)
+    train = make_task(task, n_train, min_len=lengths[0], max_len=lengths[-1], seed=seed, distinct=distinct)
     seen = {s for s, _ in train}
     test = []
     for length in lengths:
         for draws in (2 * n_test, 20 * n_test):  # short lengths have few unseen strings: draw more
-            fresh = [p for p in make_task(task, draws, min_len=length, max_len=length, seed=10_000 + 97 * seed + length)
+            fresh = [p for p in make_task(task, draws, min_len=length, max_len=length,
+                                          seed=10_000 + 97 * seed + length, distinct=distinct)
                      if p[0] not in seen]
             if len(fresh) >= n_test:
                 break
