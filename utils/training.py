@@ -109,6 +109,9 @@ def fit(
         raise ValueError(f"clip must be positive or None, got {clip}")
     history = History(metric_name=metric_name)
     start = time.perf_counter()
+    # Flush what was printed before the bar (stdout) and, below, the bar itself (stderr), so a
+    # notebook receives the two streams in the same order on every run (strict nbval).
+    sys.stdout.flush()
     bar = progress(total=epochs, desc=desc, enable=progress_bar)
     try:
         for epoch in range(epochs):
@@ -146,6 +149,7 @@ def fit(
                 break
     finally:
         bar.close()
+        sys.stderr.flush()
         model.eval()
     history.seconds = time.perf_counter() - start
     if verbose:
