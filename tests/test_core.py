@@ -302,6 +302,8 @@ def test_stable_softmax_checker_accepts_reference():
         (lambda x: np.exp(x - x.max()) / np.exp(x - x.max()).sum(), "batch of 2 rows.*normalise each row"),
         (lambda x: np.exp(x - x.max(-1, keepdims=True)), "small logits.*expected 0.09"),
         (lambda x: x / x.sum(-1, keepdims=True), "small logits"),
+        (lambda x: np.exp(x - np.max(x)) / np.exp(x - np.max(x)).sum(-1, keepdims=True), "far apart.*own maximum"),
+        (lambda x: np.exp(x - x.max(-1)) / np.exp(x - x.max(-1)).sum(-1), "batch of 2 rows.*raised ValueError.*keepdims=True"),
     ],
 )
 def test_stable_softmax_checker_rejects_wrong_versions(wrong, match):
@@ -328,3 +330,26 @@ def test_compare_arrays_messages():
     assert "expected shape (3,), got shape (2,)" in compare_arrays(np.ones(2), np.ones(3))
     assert "at index (1,)" in compare_arrays(np.array([1.0, 5.0]), np.array([1.0, 2.0]))
     assert compare_arrays(torch.ones(2), np.ones(2)) is None
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda v: v.pad_batch([[4, -1]]), "id -1 is outside"),
+        (lambda v: v.pad_batch([[4, 999]]), "id 999 is outside"),
+        (lambda v: v.pad_batch([[4.7, 5.2]]), "must be integers"),
+        (lambda v: v.decode([4.7, 5.2]), "whole numbers"),
+        (lambda v: v.decode(["a"]), "whole numbers"),
+    ],
+)
+def test_vocab_rejects_bad_ids(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(utils.Vocab.build(["ab"]))
+
+
+def test_vocab_min_count_and_setup_threads_validated():
+    with pytest.raises(ValueError, match="min_count"):
+        utils.Vocab.build(["ab"], min_count=0)
+    with pytest.raises(TypeError, match="threads must be an int"):
+        utils.setup(seed=0, threads=2.5)
+    utils.setup(seed=0)

@@ -12,7 +12,7 @@ Modules (one concept each):
 ``metrics``        ``exact_match``, ``token_accuracy``, ``edit_distance``
 ``plots``          ``plot_attention`` heatmaps, ``plot_history`` training curves
 ``training``       ``fit``: the training loop (progress bar, clipping, early stop)
-``checkers``       exercise checkers that say *what* is wrong
+``checkers*``      exercise checkers that say *what* is wrong (one module a chapter)
 ``datasets``       synthetic tasks, multi-locale dates, CMUdict pronunciations
 ``gradcheck``      numerical gradient check for the from-scratch layers
 ``numpy_rnn``      RNN, LSTM, peephole LSTM and GRU in NumPy, with BPTT

@@ -66,7 +66,7 @@ def check_cases(
 
     ``compare(got, expected)`` returns None when they agree, else a text saying how they
     differ (default: NumPy ``isclose`` with shape check). ``hint(description, got, expected)``
-    may add advice about a likely mistake. Raises :class:`CheckFailed` at the first failing
+    may add advice about a likely mistake; when ``fn`` raised, ``got`` is the exception. Raises :class:`CheckFailed` at the first failing
     case; prints one line when all pass.
     """
     if not callable(fn):
@@ -78,7 +78,11 @@ def check_cases(
         except NotImplementedError:
             raise CheckFailed(f"{name}: not implemented yet (the function raised NotImplementedError)") from None
         except Exception as err:
-            raise CheckFailed(f"{name}: case '{description}': raised {type(err).__name__}: {err}") from err
+            message = f"{name}: case '{description}': raised {type(err).__name__}: {err}"
+            extra = hint(description, err, expected) if hint else None
+            if extra:
+                message += f"\n  hint: {extra}"
+            raise CheckFailed(message) from err
         problem = compare(got, expected)
         if problem:
             message = f"{name}: case '{description}': {problem}"
@@ -107,11 +111,19 @@ def check_stable_softmax(fn: Callable[[np.ndarray], np.ndarray]) -> None:
         ("large logits [1000, 1001, 1002] (exp overflows without a shift)", (np.array([1000.0, 1001.0, 1002.0]),)),
         ("very negative logits [-1000, -1001]", (np.array([-1000.0, -1001.0]),)),
         ("a batch of 2 rows: softmax over the LAST axis", (np.array([[1.0, 2.0, 3.0], [3.0, 0.0, -3.0]]),)),
+        ("two rows far apart [[0, 1], [-1000, -999]]", (np.array([[0.0, 1.0], [-1000.0, -999.0]]),)),
     ]
     cases = [(d, args, reference_stable_softmax(*args)) for d, args in cases]
 
     def hint(description, got, expected):
+        if isinstance(got, Exception):
+            if "broadcast" in str(got):
+                return "keep the reduced axis: np.max(x, axis=-1, keepdims=True), and the same for the sum."
+            return None
         got = np.asarray(got, dtype=float) if not isinstance(got, np.ndarray) else got
+        if "far apart" in description:
+            return ("each row needs its own maximum: np.max(x, axis=-1, keepdims=True), not the "
+                    "maximum of the whole array, which leaves exp(-1000) = 0 in the second row.")
         if "large" in description or "negative" in description:
             return "does exp overflow or underflow? Subtract the maximum of each row before exp."
         if "batch" in description and np.shape(got) == np.shape(expected):

@@ -4,10 +4,12 @@ Every chapter starts with ``device = utils.setup(seed=0)``. It
 
 * seeds Python's ``random``, NumPy's global generator and torch, so every run draws the
   same numbers;
-* sets torch to **one thread**. Two threads make the last digits of a loss depend on how the
-  work was split (so stored notebook outputs would not be reproducible), and for the small
-  GRU/LSTM models of this course one thread was measured 10-18x *faster* than two on a
-  2-core CPU: the per-step work is too small to pay for synchronising threads;
+* sets torch to **one thread**. By default torch uses one thread per core, so the same code
+  would run with different thread counts on different machines, and a sum split over a
+  different number of threads can differ in its last digits (floating-point addition is not
+  associative): stored notebook outputs would then not reproduce everywhere. For the small
+  GRU/LSTM models of this course a second thread also buys nothing (chapter 00 times it),
+  and on a 2-core machine that is busy with other work it was measured to be much slower;
 * returns the device to put models on: CUDA when a GPU is present, else the CPU.
 """
 from __future__ import annotations
@@ -46,10 +48,12 @@ def setup(seed: int = 0, threads: int = 1, device: str | None = None) -> torch.d
     >>> torch.get_num_threads()
     1
     """
+    if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool):
+        raise TypeError(f"threads must be an int, got {type(threads).__name__}: {threads!r}")
     if threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
     seed_everything(seed)
-    torch.set_num_threads(threads)
+    torch.set_num_threads(int(threads))
     # Also tell BLAS libraries started later (e.g. by NumPy in a subprocess) to use one thread.
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     return pick_device(device)

@@ -63,6 +63,8 @@ class Vocab:
         """
         if isinstance(texts, str):
             raise TypeError("texts must be a list of strings, not one string")
+        if not isinstance(min_count, int) or min_count < 1:
+            raise ValueError(f"min_count must be an int >= 1, got {min_count!r}")
         counts: Counter[str] = Counter()
         n = 0
         for text in texts:
@@ -119,15 +121,26 @@ class Vocab:
             ids = ids.tolist()
         out = []
         for i in ids:
-            i = int(i)
-            if not 0 <= i < len(self.tokens):
-                raise ValueError(f"id {i} is outside the vocabulary (size {len(self)})")
+            i = self._check_id(i)
             if strip_special and i == self.eos_id:
                 break
             if strip_special and i in (self.pad_id, self.bos_id):
                 continue
             out.append(self.tokens[i])
         return self.join(out)
+
+    def _check_id(self, i) -> int:
+        """``i`` as an int, or a ValueError if it is not a whole number inside the vocabulary."""
+        try:
+            whole = not isinstance(i, bool) and float(i).is_integer()
+        except (TypeError, ValueError):
+            whole = False
+        if not whole:
+            raise ValueError(f"ids must be whole numbers, got {i!r}")
+        i = int(i)
+        if not 0 <= i < len(self.tokens):
+            raise ValueError(f"id {i} is outside the vocabulary (size {len(self)})")
+        return i
 
     def pad_batch(self, sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
         """Pad id lists to one length.
@@ -142,7 +155,13 @@ class Vocab:
             raise ValueError(f"sequence {lengths.index(0)} of the batch is empty")
         ids = torch.full((len(sequences), max(lengths)), self.pad_id, dtype=torch.long)
         for row, seq in enumerate(sequences):
-            ids[row, : len(seq)] = torch.as_tensor(list(seq), dtype=torch.long)
+            values = torch.as_tensor(list(seq))
+            if values.dtype in (torch.bool,) or values.is_floating_point() or values.is_complex():
+                raise ValueError(f"sequence {row} of the batch holds {values.dtype} values; ids must be integers")
+            ids[row, : len(seq)] = values
+        if ids.min() < 0 or ids.max() >= len(self.tokens):
+            bad = ids[(ids < 0) | (ids >= len(self.tokens))][0].item()
+            raise ValueError(f"id {bad} is outside the vocabulary (size {len(self)})")
         return ids, torch.tensor(lengths, dtype=torch.long)
 
     def encode_batch(self, texts: Sequence[str], bos: bool = False, eos: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
