@@ -5,7 +5,10 @@ told apart from the others: a gate's bias is set to +-30, which pins that gate a
 (sigmoid(30) = 1 - 1e-13), so, e.g., a GRU with z = 1 must return h_{t-1} whatever its
 candidate is. When a case fails, the message names the gate (or gradient) that looks wrong;
 when the output matches a known mistake exactly (z used the wrong way round, the reset gate
-applied before W_hn, a missing tanh, ...) it names that mistake.
+applied before W_hn, a missing tanh, transposed recurrent weights, (c, h) returned as (h, c),
+...) it names that mistake. A gate is blamed only when a value of that gate alone (in its range:
+[0, 1] for a sigmoid, (-1, 1) for a tanh) turns the expected output into the reader's; when no
+single gate can, the message says so instead of guessing.
 
 * :func:`check_gru_step`: ``gru_step(x, h_prev, params) -> h``
 * :func:`check_lstm_step`: ``lstm_step(x, h_prev, c_prev, params) -> (h, c)``
@@ -22,7 +25,10 @@ from typing import Callable
 import numpy as np
 
 from .checkers import check_cases, compare_arrays
-from .numpy_rnn import GRU, LSTM, RNN, gru_step, lstm_step, rnn_step, sigmoid
+from itertools import combinations
+
+from .numpy_rnn import (GRU, LSTM, RNN, _gru_step_with_gates, _lstm_step_with_gates, gru_step,
+                        lstm_step, rnn_step, sigmoid)
 
 __all__ = [
     "check_gru_step",
@@ -31,6 +37,7 @@ __all__ = [
     "reference_rnn_step_backward",
 ]
 
+TOLERANCE = 1e-9  # slack for "lies between" tests on float64 outputs
 SATURATE = 30.0  # a gate bias of +-30 pins the gate at 1 or 0 (to ~1e-13)
 BATCH, INPUT, HIDDEN = 2, 3, 4  # input != hidden, so a transposed weight fails loudly
 
@@ -77,24 +84,74 @@ def _known_mistake(fn: Callable, cases, mistakes) -> str | None:
     return None
 
 
+def _as_array(value, shape) -> np.ndarray | None:
+    """``value`` as a finite float array of ``shape``, or None (the comparison already says why)."""
+    try:
+        array = np.asarray(value.detach().numpy() if hasattr(value, "detach") else value, dtype=float)
+    except Exception:  # noqa: BLE001
+        return None
+    if array.shape != tuple(shape) or not np.all(np.isfinite(array)):
+        return None
+    return array
+
+
+def _between(value, a, b) -> bool:
+    """True when every entry of ``value`` lies between the matching entries of ``a`` and ``b``.
+
+    ``value = (1 - w) * a + w * b`` for some weight ``w`` in [0, 1] (a gate value) exactly when
+    it lies between ``a`` and ``b``; this is how a checker tests "only this gate is wrong".
+    """
+    low, high = np.minimum(a, b), np.maximum(a, b)
+    return bool(np.all((value >= low - TOLERANCE) & (value <= high + TOLERANCE)))
+
+
+def _inside_tanh_range(value) -> bool:
+    return bool(np.all(np.abs(value) < 1.0))
+
+
+def _transposed_mistakes(gates, variant, equation):
+    """One known mistake per non-empty set of recurrent weights used untransposed.
+
+    ``h_prev @ W_h`` instead of ``h_prev @ W_h.T`` raises no shape error, because W_h is square;
+    it silently computes a different function.
+    """
+    mistakes = []
+    for size in range(len(gates), 0, -1):
+        for subset in combinations(gates, size):
+            names = ", ".join(f"W_h{g}" for g in subset)
+            mistakes.append((
+                f"the recurrent weights look transposed ({names}): {equation} needs "
+                f"h_prev @ W_h?.T, like x @ W_x?.T; W_h? is square, so h_prev @ W_h? runs without "
+                f"a shape error but computes a different function",
+                lambda *args, _subset=subset: variant(*args, transposed=_subset)))
+    return mistakes
+
+
 # --------------------------------------------------------------------------- GRU step
 def _gru_variant(x, h_prev, p, *, swap_z=False, reset="after", n_act=np.tanh, swap_rz=False,
-                 b_hn_outside=False):
-    """A GRU step with one deliberate mistake (used to recognise the reader's)."""
+                 b_hn_outside=False, r_in_update=False, transposed=()):
+    """A GRU step with one deliberate mistake (used to recognise the reader's).
+
+    ``transposed``: the gates whose recurrent weight is used as ``h_prev @ W_h?`` (no .T).
+    """
+    def W_h(name):
+        return p[f"W_h{name}"] if name in transposed else p[f"W_h{name}"].T
+
     r_name, z_name = ("z", "r") if swap_rz else ("r", "z")
-    r = sigmoid(x @ p[f"W_x{r_name}"].T + h_prev @ p[f"W_h{r_name}"].T + p[f"b_{r_name}"])
-    z = sigmoid(x @ p[f"W_x{z_name}"].T + h_prev @ p[f"W_h{z_name}"].T + p[f"b_{z_name}"])
+    r = sigmoid(x @ p[f"W_x{r_name}"].T + h_prev @ W_h(r_name) + p[f"b_{r_name}"])
+    z = sigmoid(x @ p[f"W_x{z_name}"].T + h_prev @ W_h(z_name) + p[f"b_{z_name}"])
     if reset == "after":
-        recurrent = r * (h_prev @ p["W_hn"].T + (0.0 if b_hn_outside else p["b_hn"]))
+        recurrent = r * (h_prev @ W_h("n") + (0.0 if b_hn_outside else p["b_hn"]))
         recurrent = recurrent + (p["b_hn"] if b_hn_outside else 0.0)
     elif reset == "before":  # Cho et al.'s original formulation
-        recurrent = (r * h_prev) @ p["W_hn"].T + p["b_hn"]
+        recurrent = (r * h_prev) @ W_h("n") + p["b_hn"]
     else:  # reset gate not used at all
-        recurrent = h_prev @ p["W_hn"].T + p["b_hn"]
+        recurrent = h_prev @ W_h("n") + p["b_hn"]
     n = n_act(x @ p["W_xn"].T + p["b_xn"] + recurrent)
+    kept = r * h_prev if r_in_update else h_prev
     if swap_z:
-        return z * n + (1.0 - z) * h_prev
-    return (1.0 - z) * n + z * h_prev
+        return z * n + (1.0 - z) * kept
+    return (1.0 - z) * n + z * kept
 
 
 GRU_MISTAKES = [
@@ -114,12 +171,16 @@ GRU_MISTAKES = [
     ("reset gate r and update gate z are swapped: r_t uses W_xr, W_hr, b_r and z_t uses "
      "W_xz, W_hz, b_z",
      lambda x, h, p: _gru_variant(x, h, p, swap_rz=True)),
-]
+    ("the reset gate r multiplies h_{t-1} in the update: it is h_t = (1 - z_t) * n_t + "
+     "z_t * h_{t-1}; r_t belongs only inside the candidate n_t",
+     lambda x, h, p: _gru_variant(x, h, p, r_in_update=True)),
+] + _transposed_mistakes(("r", "z", "n"), _gru_variant, "every gate")
 
 # What each diagnostic case isolates, keyed by its description.
 _GRU_PART = {
     "z pinned at 1": "update gate z looks wrong: with b_z = +30 (so z_t = 1) the step must return "
-                     "h_{t-1} unchanged (h_t = (1 - z_t) * n_t + z_t * h_{t-1}); does z_t use b_z?",
+                     "h_{t-1} unchanged (h_t = (1 - z_t) * n_t + z_t * h_{t-1}); yours lies between "
+                     "n_t and h_{t-1}, as if z_t were below 1: does z_t use b_z?",
     "z pinned at 0, r pinned at 0": "candidate n looks wrong: with z_t = 0 and r_t = 0 (biases "
                                     "-30) the step must return n_t = tanh(W_xn x_t + b_xn)",
     "z pinned at 0, r pinned at 1": "candidate n's recurrent part looks wrong: with r_t = 1, "
@@ -130,6 +191,42 @@ _GRU_PART = {
     "general": "update gate z looks wrong: every case with z pinned passes, so the value "
                "z_t = sigmoid(W_xz x_t + W_hz h_{t-1} + b_z) is off",
 }
+_NO_SINGLE_GATE = ("no single gate explains the difference between expected and got above: no value "
+                   "of {gates} alone turns the expected {output} into yours. Look for a term added "
+                   "to or missing from {equation}")
+
+
+def _gru_explained(description, args, got) -> bool:
+    """Can a wrong value of the one part this case isolates turn the expected h_t into ``got``?"""
+    x, h_prev, p = args
+    _, (r, z, n, hn) = _gru_step_with_gates(x, h_prev, p)
+    if description in ("z pinned at 1", "general"):  # only z wrong: h_t = (1 - z') n_t + z' h_{t-1}
+        return _between(got, n, h_prev)
+    # z pinned at 0: h_t = n_t, a tanh, whatever part of the candidate is wrong ...
+    if not _inside_tanh_range(got):
+        return False
+    if description == "z pinned at 0":  # ... and only r wrong: n_t = tanh(a_xn + r' * hn), r' in [0, 1]
+        return _between(np.arctanh(got) - (x @ p["W_xn"].T + p["b_xn"]), 0.0, hn)
+    return True
+
+
+def _gru_hint(fn, cases):
+    args_of = {description: args for description, args, _ in cases}
+
+    def hint(description, got, expected):
+        mistake = _known_mistake(fn, cases, GRU_MISTAKES)
+        if mistake:
+            return mistake
+        got = _as_array(got, np.shape(expected))
+        if got is None:
+            return None  # the comparison already says what is wrong (shape, NaN, type)
+        part = "general" if description.startswith("general") else description
+        if _gru_explained(part, args_of[description], got):
+            return _GRU_PART[part]
+        return _NO_SINGLE_GATE.format(gates="z_t in [0, 1], r_t in [0, 1] or n_t in (-1, 1)",
+                                      output="h_t", equation="h_t = (1 - z_t) * n_t + z_t * h_{t-1}")
+
+    return hint
 
 
 def check_gru_step(fn: Callable) -> None:
@@ -150,25 +247,19 @@ def check_gru_step(fn: Callable) -> None:
         ("general, batch 3, input 5, hidden 6", (x2, h2, params2)),
     ]
     cases = [(d, args, gru_step(*args)) for d, args in inputs]
-    _check_with_diagnosis(fn, cases, "gru_step", GRU_MISTAKES, _GRU_PART)
-
-
-def _check_with_diagnosis(fn, cases, name, mistakes, parts, compare=None) -> None:
-    def hint(description, got, expected):
-        mistake = _known_mistake(fn, cases, mistakes)
-        if mistake:
-            return mistake
-        return parts.get(description.split(",")[0] if description.startswith("general") else description)
-
-    check_cases(fn, cases, name=name, hint=hint, compare=compare)
+    check_cases(fn, cases, name="gru_step", hint=_gru_hint(fn, cases))
 
 
 # --------------------------------------------------------------------------- LSTM step
 def _lstm_variant(x, h_prev, c_prev, p, *, one_minus_f=False, tanh_c=True, g_act=np.tanh,
-                  swap_if=False, h_from_prev_c=False, coupled=False):
-    """An LSTM step with one deliberate mistake."""
+                  swap_if=False, h_from_prev_c=False, coupled=False, transposed=()):
+    """An LSTM step with one deliberate mistake.
+
+    ``transposed``: the gates whose recurrent weight is used as ``h_prev @ W_h?`` (no .T).
+    """
     def gate(name, act=sigmoid):
-        return act(x @ p[f"W_x{name}"].T + h_prev @ p[f"W_h{name}"].T + p[f"b_{name}"])
+        W_h = p[f"W_h{name}"] if name in transposed else p[f"W_h{name}"].T
+        return act(x @ p[f"W_x{name}"].T + h_prev @ W_h + p[f"b_{name}"])
 
     f, i, g, o = gate("f"), gate("i"), gate("g", g_act), gate("o")
     if swap_if:
@@ -198,7 +289,10 @@ LSTM_MISTAKES = [
      lambda x, h, c, p: _lstm_variant(x, h, c, p, tanh_c=False)),
     ("h_t must use the NEW cell state: h_t = o_t * tanh(c_t), not tanh(c_{t-1})",
      lambda x, h, c, p: _lstm_variant(x, h, c, p, h_from_prev_c=True)),
-]
+    ("the two outputs are swapped: your first output is the cell state c_t and your second is "
+     "h_t; return (h_t, c_t), in that order (like torch's (h_n, c_n))",
+     lambda x, h, c, p: lstm_step(x, h, c, p)[::-1]),
+] + _transposed_mistakes(("f", "i", "g", "o"), _lstm_variant, "every gate")
 
 # What a case with a wrong c_t isolates (h_t is diagnosed separately, once c_t is right).
 _LSTM_CELL_PART = {
@@ -211,6 +305,26 @@ _LSTM_CELL_PART = {
 }
 _LSTM_FORGET_VALUE = ("forget gate f looks wrong: every case with f pinned passes, so the value "
                       "f_t = sigmoid(W_xf x_t + W_hf h_{t-1} + b_f) is off")
+
+
+def _lstm_cell_hint(description, got_c, c_prev, f, i, g) -> str:
+    """Name the part of c_t = f_t * c_{t-1} + i_t * g_t that a wrong value of explains ``got_c``."""
+    if description == "f pinned at 1, i pinned at 0":  # c_t must be c_{t-1}
+        if _between(got_c, 0.0, c_prev):  # = f' c_{t-1}, f' in [0, 1]
+            return _LSTM_CELL_PART[description]
+        if _between(got_c - c_prev, 0.0, g):  # = c_{t-1} + i' g_t, i' in [0, 1]
+            return ("input gate i looks wrong: with b_i = -30 (so i_t = 0) nothing may be written "
+                    "to the cell, yet yours adds a fraction of g_t to c_{t-1}: does i_t use b_i?")
+    elif description == "f pinned at 0, i pinned at 1":  # c_t must be g_t, a tanh
+        if _inside_tanh_range(got_c):
+            return _LSTM_CELL_PART[description]
+    elif description == "f pinned at 0":  # c_t = i' g_t
+        if _between(got_c, 0.0, g):
+            return _LSTM_CELL_PART[description]
+    elif _between(got_c - i * g, 0.0, c_prev):  # every pinned case passes: c_t = f' c_{t-1} + i g
+        return _LSTM_FORGET_VALUE
+    return _NO_SINGLE_GATE.format(gates="f_t, i_t in [0, 1] or g_t in (-1, 1)", output="c_t",
+                                  equation="c_t = f_t * c_{t-1} + i_t * g_t")
 
 
 def check_lstm_step(fn: Callable) -> None:
@@ -242,24 +356,37 @@ def check_lstm_step(fn: Callable) -> None:
             return f"c_t is right but h_t (first output) is wrong: {problem}"
         return None
 
+    args_of = {description: args for description, args, _ in cases}
+
     def hint(description, got, expected):
         mistake = _known_mistake(fn, cases, LSTM_MISTAKES)
         if mistake:
             return mistake
-        c_right = isinstance(got, (tuple, list)) and len(got) == 2 and _same(got[1], expected[1])
-        if not c_right:
-            return _LSTM_CELL_PART.get(description, _LSTM_FORGET_VALUE)
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return None  # the comparison already says so
+        got_h, got_c = (_as_array(g, np.shape(e)) for g, e in zip(got, expected))
+        if got_h is None or got_c is None:
+            return None
+        x, h_prev, c_prev, p = args_of[description]
+        _, c, (f, i, g, o, tanh_c) = _lstm_step_with_gates(x, h_prev, c_prev, p)
+        if not _same(got_c, c):
+            return _lstm_cell_hint(description, got_c, c_prev, f, i, g)
         # c_t is right, so h_t = o_t * tanh(c_t) is wrong: is it o, or what o multiplies?
         _, o_pinned_args, o_pinned_expected = cases[3]
         try:
-            h_right_with_o_pinned = _same(fn(*o_pinned_args)[0], o_pinned_expected[0])
+            o_pinned_h = _as_array(fn(*o_pinned_args)[0], np.shape(o_pinned_expected[0]))
         except Exception:  # noqa: BLE001
-            h_right_with_o_pinned = False
-        if h_right_with_o_pinned:
-            return ("output gate o looks wrong: c_t is right, and h_t is right when o is pinned "
-                    "at 1, so o_t = sigmoid(W_xo x_t + W_ho h_{t-1} + b_o) is off")
-        return ("h_t = o_t * tanh(c_t) looks wrong: with b_o = +30 (so o_t = 1) h_t must equal "
-                "tanh(c_t); does o_t use b_o, and does h_t multiply it by tanh(c_t)?")
+            o_pinned_h = None
+        if o_pinned_h is not None and _same(o_pinned_h, o_pinned_expected[0]):
+            if _between(got_h, 0.0, tanh_c):  # h_t = o' * tanh(c_t) with o' in [0, 1]
+                return ("output gate o looks wrong: c_t is right, and h_t is right when o is pinned "
+                        "at 1, so o_t = sigmoid(W_xo x_t + W_ho h_{t-1} + b_o) is off")
+        elif o_pinned_h is not None and _between(o_pinned_h, 0.0, o_pinned_expected[0]):
+            return ("output gate o looks wrong: with b_o = +30 (so o_t = 1) h_t must equal "
+                    "tanh(c_t), and yours is a fraction of it, as if o_t were below 1: does o_t "
+                    "use b_o?")
+        return _NO_SINGLE_GATE.format(gates="o_t in [0, 1]", output="h_t (c_t is right)",
+                                      equation="h_t = o_t * tanh(c_t)")
 
     check_cases(fn, cases, name="lstm_step", compare=compare, hint=hint)
 
@@ -278,27 +405,77 @@ def reference_rnn_step_backward(dh, x, h_prev, h, params):
 RNN_GRAD_NAMES = ("dx", "dh_prev", "dW_x", "dW_h", "db")
 
 
-def _rnn_backward_variant(dh, x, h_prev, h, p, *, deriv="h", dW_h_uses="h_prev", sum_db=True):
+def _rnn_backward_variant(dh, x, h_prev, h, p, *, deriv="h", dW_h_uses="h_prev", sum_db=True,
+                          average=None):
+    """The backward of one RNN step with one deliberate mistake.
+
+    average: None, "weights" (dW_x, dW_h, db divided by the batch size) or "da" (da divided
+    by it, so every gradient is).
+    """
     if deriv == "h":
         da = dh * (1.0 - h**2)
     elif deriv == "h_prev":
         da = dh * (1.0 - h_prev**2)
+    elif deriv == "tanh_h":  # tanh applied twice: h is already tanh(a)
+        da = dh * (1.0 - np.tanh(h) ** 2)
     else:  # forgot the tanh derivative
         da = dh
+    batch = x.shape[0]
+    if average == "da":
+        da = da / batch
     dW_h = da.T @ (h_prev if dW_h_uses == "h_prev" else h)
-    return da @ p["W_x"], da @ p["W_h"], da.T @ x, dW_h, da.sum(axis=0) if sum_db else da
+    dW_x, db = da.T @ x, (da.sum(axis=0) if sum_db else da)
+    if average == "weights":
+        dW_x, dW_h, db = dW_x / batch, dW_h / batch, db / batch
+    return da @ p["W_x"], da @ p["W_h"], dW_x, dW_h, db
 
+
+_AVERAGED = ("did you average over the batch? The loss is a sum over the batch (every sequence's "
+             "loss counts in full), so the weight gradients are sums too: dW_x = da^T x, "
+             "dW_h = da^T h_{t-1}, db = da.sum(axis=0), with no division by the batch size")
 
 RNN_BACKWARD_MISTAKES = [
     ("the tanh derivative is missing: first da = dh * (1 - h_t**2), then every gradient from da",
      lambda *a: _rnn_backward_variant(*a, deriv="none")),
     ("the tanh derivative uses h_{t-1}: it is 1 - h_t**2, with h_t = tanh(a_t) the step's OUTPUT",
      lambda *a: _rnn_backward_variant(*a, deriv="h_prev")),
+    ("the tanh derivative is 1 - h_t**2, not 1 - tanh(h_t)**2: h_t is already tanh(a_t), so "
+     "tanh'(a_t) = 1 - tanh(a_t)**2 = 1 - h_t**2",
+     lambda *a: _rnn_backward_variant(*a, deriv="tanh_h")),
     ("dW_h multiplies da by h_t: it is da^T h_{t-1}, the state that went INTO the step",
      lambda *a: _rnn_backward_variant(*a, dW_h_uses="h")),
     ("db is not summed over the batch: db = da.sum(axis=0), one entry per hidden unit",
      lambda *a: _rnn_backward_variant(*a, sum_db=False)),
+    ("the weight gradients are exactly 1/batch of the expected ones: " + _AVERAGED,
+     lambda *a: _rnn_backward_variant(*a, average="weights")),
+    ("every gradient is exactly 1/batch of the expected one: " + _AVERAGED,
+     lambda *a: _rnn_backward_variant(*a, average="da")),
 ]
+
+
+def _rnn_backward_hint(fn, cases):
+    args_of = {description: args for description, args, _ in cases}
+
+    def hint(description, got, expected):
+        mistake = _known_mistake(fn, cases, RNN_BACKWARD_MISTAKES)
+        if mistake:
+            return mistake
+        arrays = [_as_array(g, np.shape(e)) for g, e in zip(got, expected)]
+        if any(a is None for a in arrays) or any(_same(a, e) for a, e in zip(arrays, expected)):
+            return None  # some gradient is right: the comparison names the first wrong one
+        # All five are wrong, and all five are computed from da = dh * (1 - h**2). Does one
+        # wrong da explain them? Solve dh_prev = da' @ W_h for da' and recompute the others.
+        dh, x, h_prev, h, p = args_of[description]
+        dx, dh_prev, dW_x, dW_h, db = arrays
+        da = np.linalg.lstsq(p["W_h"].T, dh_prev.T, rcond=None)[0].T  # (batch, hidden)
+        if _same((da @ p["W_x"], da @ p["W_h"], da.T @ x, da.T @ h_prev, da.sum(axis=0)), tuple(arrays)):
+            return ("all five gradients are wrong, and one wrong da explains every one of them: "
+                    "the shared line da = dh * (1 - h**2) (the gradient through tanh, with h the "
+                    "step's output) is the mistake; the five formulas after it are right")
+        return ("all five gradients are wrong: start with the line they share, da = dh * (1 - h**2), "
+                "then check each formula against section 3")
+
+    return hint
 
 
 def check_rnn_step_backward(fn: Callable) -> None:
@@ -330,8 +507,5 @@ def check_rnn_step_backward(fn: Callable) -> None:
                 return f"{name} is wrong: {problem}"
         return None
 
-    def hint(description, got, expected):
-        return _known_mistake(fn, cases, RNN_BACKWARD_MISTAKES)
-
-    check_cases(fn, cases, name="rnn_step_backward", compare=compare, hint=hint)
+    check_cases(fn, cases, name="rnn_step_backward", compare=compare, hint=_rnn_backward_hint(fn, cases))
 
