@@ -57,6 +57,18 @@ def forward_raw_scores(hs, s, mask=None):
     return np.einsum("bjh,bh->bj", hs, s)
 
 
+def forward_large_negative_fill(hs, s, mask=None):
+    scores = np.einsum("bjh,bh->bj", hs, s)
+    if mask is not None:
+        scores = np.where(mask, scores, -1e9)  # right for padding; a fully masked row turns uniform
+    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def forward_scaled(hs, s, mask=None):
+    return forward_reference(hs, s / np.sqrt(hs.shape[2]), mask)  # chapter 04's scaled dot product
+
+
 def test_forward_checker_accepts_reference(capsys):
     check_attention_weight_forward(forward_reference)
     assert "all 5 cases pass" in capsys.readouterr().out
@@ -71,6 +83,8 @@ def test_forward_checker_accepts_reference(capsys):
         (forward_masks_after_softmax, "padding mask", "must sum to 1"),
         (forward_nan_on_full_mask, "fully masked row", "return zeros"),
         (forward_raw_scores, "one example", "raw scores"),
+        (forward_large_negative_fill, "fully masked row", "must give zeros, not a uniform distribution"),
+        (forward_scaled, "one example", "divided the scores by sqrt(hidden)"),
     ],
 )
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the wrong versions overflow on purpose
@@ -81,6 +95,14 @@ def test_forward_checker_rejects_wrong_versions(wrong, case, hint):
     assert message.startswith("attention_weight_forward: case '")
     assert case in message and hint in message
     assert "expected" in message and "got" in message
+
+
+def test_forward_checker_does_not_blame_the_mask_when_only_the_empty_row_is_wrong():
+    # -1e9 masks padding correctly; only the row with nothing allowed is wrong, so the hint
+    # must not tell the reader to mask (they did).
+    with pytest.raises(CheckFailed) as info:
+        check_attention_weight_forward(forward_large_negative_fill)
+    assert "-inf" not in str(info.value)
 
 
 def test_forward_checker_reports_not_implemented():
@@ -111,6 +133,10 @@ def ws_backward_dhs_without_a(hs, a, dc):
     return np.broadcast_to(dc[:, None, :], hs.shape).copy(), np.einsum("bjh,bh->bj", hs, dc)
 
 
+def ws_backward_da_times_a(hs, a, dc):
+    return a[:, :, None] * dc[:, None, :], a * np.einsum("bjh,bh->bj", hs, dc)
+
+
 def test_weighted_sum_checker_accepts_reference(capsys):
     check_weighted_sum_backward(ws_backward_reference)
     assert "weighted_sum_backward: all 3 cases pass" in capsys.readouterr().out
@@ -122,6 +148,7 @@ def test_weighted_sum_checker_accepts_reference(capsys):
         (ws_backward_swapped, "dhs", "wrong order"),
         (ws_backward_da_without_dc, "da:", "multiply by the upstream gradient dc"),
         (ws_backward_dhs_without_a, "dhs:", "scaled by its weight"),
+        (ws_backward_da_times_a, "da:", "without a factor a_j"),
     ],
 )
 def test_weighted_sum_checker_rejects_wrong_versions(wrong, which, hint):
@@ -159,6 +186,16 @@ def aw_backward_ds_wrong_axis(hs, s, a, da):
     return dhs, (de[:, :, None] * hs).sum(axis=2)  # sums over hidden instead of positions
 
 
+def aw_backward_sign_flipped(hs, s, a, da):
+    de = a * ((a * da).sum(axis=1, keepdims=True) - da)  # the two terms swapped
+    return de[:, :, None] * s[:, None, :], np.einsum("bj,bjh->bh", de, hs)
+
+
+def aw_backward_unweighted_sum(hs, s, a, da):
+    de = a * (da - da.sum(axis=1, keepdims=True))  # sum_k da_k instead of sum_k a_k da_k
+    return de[:, :, None] * s[:, None, :], np.einsum("bj,bjh->bh", de, hs)
+
+
 def test_attention_weight_backward_checker_accepts_reference(capsys):
     check_attention_weight_backward(aw_backward_reference)
     assert "attention_weight_backward: all 3 cases pass" in capsys.readouterr().out
@@ -170,6 +207,8 @@ def test_attention_weight_backward_checker_accepts_reference(capsys):
         (aw_backward_elementwise, "softmax couples the positions"),
         (aw_backward_diagonal, "only the diagonal"),
         (aw_backward_ds_wrong_axis, "(batch, hidden)"),
+        (aw_backward_sign_flipped, "the sign is flipped"),
+        (aw_backward_unweighted_sum, "not sum_k da_k"),
     ],
 )
 def test_attention_weight_backward_checker_rejects_wrong_versions(wrong, hint):

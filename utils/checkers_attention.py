@@ -77,12 +77,24 @@ def check_attention_weight_forward(fn: Callable) -> None:
         scores = (hs * s[:, None, :]).sum(axis=2)  # (batch, src_len)
         if got_arr is None:
             return "a has shape (batch, src_len): one weight per source position of each example."
-        if not np.all(np.isfinite(got_arr)):
-            if "fully masked" in description:
+        # A row with nothing allowed comes first: its mistakes (NaN from 0/0, or the uniform
+        # weights that a large negative fill such as -1e9 gives when *every* score is filled)
+        # would otherwise be reported as a masking mistake, though the reader did mask.
+        empty_rows = None if mask is None else ~mask.any(axis=1)  # (batch,)
+        if empty_rows is not None and empty_rows.any():
+            if not np.all(np.isfinite(got_arr[empty_rows])):
                 return "a row with no allowed position gives 0/0; return zeros for it (e.g. np.divide(..., where=total > 0))."
+            if np.any(np.abs(got_arr[empty_rows]) > 1e-9):
+                return ("a row with nothing allowed must give zeros, not a uniform distribution: when every score "
+                        "of a row is filled with the same large negative number, the softmax spreads the weight "
+                        "evenly; detect rows with no allowed position and return zeros for them.")
+        if not np.all(np.isfinite(got_arr)):
             return "subtract each row's maximum score before np.exp."
         if _close(got_arr, scores):
             return "these are the raw scores e_j; apply the softmax over the source positions."
+        if _close(got_arr, _reference_attention_weight(hs, s / np.sqrt(hs.shape[2]), mask)):
+            return ("you divided the scores by sqrt(hidden): that is scaled dot-product attention (chapter 04); "
+                    "this chapter's score is the plain dot product e_j = h_j . s.")
         if _close(got_arr.sum(axis=0), np.ones(got_arr.shape[1])):
             return "your weights sum to 1 over the batch axis; the softmax runs over the source positions (axis=1)."
         if mask is not None and np.any(np.abs(got_arr[~mask]) > 1e-9):
@@ -142,6 +154,9 @@ def check_weighted_sum_backward(fn: Callable) -> None:
             return "the pair is in the wrong order: return (dhs, da)."
         if np.shape(da) == np.shape(expected[1]) and _close(da, hs.sum(axis=2)):
             return "da_j = h_j . dc: multiply by the upstream gradient dc before summing over hidden."
+        if np.shape(da) == np.shape(expected[1]) and _close(da, a * expected[1]):
+            return ("da_j = h_j . dc, without a factor a_j: c = sum_j a_j h_j is linear in a_j, "
+                    "so dc/da_j = h_j (the weight a_j belongs in dhs_j = a_j * dc).")
         if np.shape(dhs) == np.shape(expected[0]) and _close(dhs, np.broadcast_to(dc[:, None, :], hs.shape)):
             return "dhs_j = a_j * dc: each encoder state gets the upstream gradient scaled by its weight."
         if np.shape(dhs) != np.shape(expected[0]):
@@ -188,6 +203,13 @@ def check_attention_weight_backward(fn: Callable) -> None:
             return "return both gradients: (dhs, ds)."
         hs, s, a, da = by_description[description]
         dhs, ds = got
+        if _close(dhs, -expected[0]) or (_close(dhs, expected[0]) and _close(ds, -expected[1])):
+            return ("the sign is flipped: de_j = a_j * (da_j - sum_k a_k da_k), "
+                    "not a_j * (sum_k a_k da_k - da_j).")
+        de_unweighted = a * (da - da.sum(axis=1, keepdims=True))  # (batch, src_len): sum_k da_k
+        if _close(dhs, de_unweighted[:, :, None] * s[:, None, :]):
+            return ("the sum inside is weighted by the attention: de_j = a_j * (da_j - sum_k a_k da_k), "
+                    "not sum_k da_k (it is the expected value of da under a).")
         if _close(dhs, np.broadcast_to(a[:, :, None] * da[:, :, None] * s[:, None, :], hs.shape)):
             return ("you used de_j = a_j * da_j; the softmax couples the positions: "
                     "de_j = a_j * (da_j - sum_k a_k da_k).")
