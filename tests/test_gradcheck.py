@@ -148,3 +148,33 @@ def test_check_layer_clear_errors():
     layer.backward = lambda dout: full_backward(dout)[0]  # forgot the second input
     with pytest.raises(ValueError, match="1 input gradient\\(s\\) for 2 input"):
         check_layer(layer, np.ones((4, 3)), np.ones((4, 2)))
+
+
+class _ForgetsAParameter(_Affine):
+    """A layer whose forward never reads a parameter: both of its gradients are all zero."""
+
+    def __init__(self, rng):
+        super().__init__(rng)
+        self.params["unused"] = rng.standard_normal(2)
+        self.grads["unused"] = np.zeros(2)
+
+
+def test_check_layer_rejects_a_parameter_the_forward_never_reads():
+    rng = np.random.default_rng(5)
+    with pytest.raises(ValueError, match="parameter 'unused': the analytic and the numerical gradient are both all zero"):
+        check_layer(_ForgetsAParameter(rng), rng.standard_normal((4, 3)))
+    # gradient_check itself: a zero error from two zero gradients is not a pass
+    W = rng.standard_normal(3)
+    with pytest.raises(ValueError, match="proves nothing"):
+        gradient_check(lambda: 1.0, {"W": W}, {"W": np.zeros(3)})
+
+
+def test_check_layer_rejects_an_input_the_forward_never_reads():
+    rng = np.random.default_rng(6)
+    layer = _Bilinear(rng)
+    W = layer.params.pop("W")  # a fixed matrix, so the only thing checked is the inputs
+    layer.grads = {}
+    layer.forward = lambda a, c: (a @ W) * 1.0  # ignores c
+    layer.backward = lambda dout: (dout @ W.T, np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="input1: the analytic and the numerical gradient are both all zero"):
+        check_layer(layer, rng.standard_normal((4, 3)), rng.standard_normal((4, 2)))

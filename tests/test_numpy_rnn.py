@@ -1,4 +1,6 @@
 """utils.numpy_rnn: forward shapes and modes, BPTT checked numerically, clear input errors."""
+import math
+
 import numpy as np
 import pytest
 
@@ -6,6 +8,28 @@ from utils.gradcheck import check_layer, numerical_gradient, relative_error
 from utils.numpy_rnn import GRU, LSTM, RNN, PeepholeLSTM, gru_step, lstm_step, rnn_step, sigmoid
 
 LAYERS = [RNN, LSTM, PeepholeLSTM, GRU]
+
+
+def _s(a):  # the logistic sigmoid, written out for the hand computations below
+    return 1.0 / (1.0 + math.exp(-a))
+
+
+# One peephole-LSTM step worked by hand. Every weight is 0 except the candidate's bias,
+# atanh(0.6), so g = 0.6 and, without peepholes, f = i = o = sigmoid(0) = 0.5. The previous
+# cell is c_{t-1} = (2, -1), and one peephole vector is (1, 0.5). Expected (h_t, c_t) per unit:
+C_PREV, PEEP, G = (2.0, -1.0), (1.0, 0.5), 0.6
+PEEPHOLE_BY_HAND = {
+    # o reads the NEW cell: c_t = 0.5 * c_{t-1} + 0.5 * 0.6 = (1.3, -0.2), o = sigmoid(w_co * c_t)
+    "w_co": ([_s(1.0 * 1.3) * math.tanh(1.3), _s(0.5 * -0.2) * math.tanh(-0.2)], [1.3, -0.2]),
+    # f reads the OLD cell: f = sigmoid(w_cf * c_{t-1}) = (s(2), s(-0.5)), c_t = f * c_{t-1} + 0.3
+    "w_cf": ([0.5 * math.tanh(_s(2.0) * 2.0 + 0.3), 0.5 * math.tanh(_s(-0.5) * -1.0 + 0.3)],
+             [_s(2.0) * 2.0 + 0.3, _s(-0.5) * -1.0 + 0.3]),
+    # i reads the OLD cell: i = sigmoid(w_ci * c_{t-1}), c_t = 0.5 * c_{t-1} + i * 0.6
+    "w_ci": ([0.5 * math.tanh(1.0 + _s(2.0) * 0.6), 0.5 * math.tanh(-0.5 + _s(-0.5) * 0.6)],
+             [1.0 + _s(2.0) * 0.6, -0.5 + _s(-0.5) * 0.6]),
+}
+# What o would be if it read the OLD cell instead (the mistake the w_co case rules out).
+O_READING_OLD_CELL_H = [_s(1.0 * 2.0) * math.tanh(1.3), _s(0.5 * -1.0) * math.tanh(-0.2)]
 
 
 def _scaled(layer, scale=2.0):
@@ -96,6 +120,22 @@ def test_peephole_with_zero_peepholes_is_an_lstm():
     np.testing.assert_allclose(peep.forward(x), lstm.forward(x))
 
 
+@pytest.mark.parametrize("peephole", sorted(PEEPHOLE_BY_HAND))
+def test_peephole_one_step_by_hand(peephole):
+    """o reads c_t, f and i read c_{t-1}: one step against numbers worked out by hand."""
+    layer = PeepholeLSTM(1, 2, rng=0)
+    for p in layer.params.values():
+        p[...] = 0.0
+    layer.params["b_g"][...] = math.atanh(G)
+    layer.params[peephole][...] = PEEP
+    h = layer.forward(np.zeros((1, 1, 1)), h0=np.zeros((1, 2)), c0=np.array([C_PREV]))
+    h_expected, c_expected = PEEPHOLE_BY_HAND[peephole]
+    np.testing.assert_allclose(layer.cs[0, 0], c_expected, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(h[0, 0], h_expected, rtol=0, atol=1e-14)
+    if peephole == "w_co":
+        assert np.abs(h[0, 0] - O_READING_OLD_CELL_H).min() > 0.01  # the test tells c_t from c_{t-1}
+
+
 def test_any_hidden_size_works():
     x = np.random.default_rng(5).standard_normal((2, 3, 7))
     for cls in LAYERS:
@@ -132,6 +172,34 @@ def test_clear_errors(cls):
         cls(3, 0)
     with pytest.raises(TypeError, match="rng"):
         cls(3, 4, rng="seed")
+
+
+@pytest.mark.parametrize("cls", LAYERS, ids=lambda c: c.__name__)
+def test_parameters_of_the_wrong_shape_are_rejected(cls):
+    """A bias of shape (3, 4) would broadcast (batch 3) into a silently wrong answer."""
+    layer = cls(3, 4, rng=0)
+    x = np.zeros((3, 5, 3))
+    bias = next(name for name, kind in cls.param_layout if kind == "b")
+    layer.params[bias] = np.zeros((3, 4))
+    with pytest.raises(ValueError, match=rf"params\['{bias}'\] has shape \(3, 4\), expected \(hidden_size,\) = \(4,\)"):
+        layer.forward(x)
+    layer = cls(3, 4, rng=0)
+    recurrent = next(name for name, kind in cls.param_layout if kind == "h")
+    layer.params[recurrent] = np.zeros((4, 3))
+    with pytest.raises(ValueError, match=r"\(hidden_size, hidden_size\) = \(4, 4\)"):
+        layer.forward(x)
+    layer = cls(3, 4, rng=0)
+    del layer.params[recurrent]
+    with pytest.raises(KeyError, match="missing"):
+        layer.forward(x)
+    layer = cls(3, 4, rng=0)
+    layer.params[bias] = [0.0] * 4
+    with pytest.raises(TypeError, match="float NumPy array"):
+        layer.forward(x)
+    layer = cls(3, 4, rng=0)
+    layer.params[bias][0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        layer.forward(x)
 
 
 def test_torch_tensor_input_is_rejected_clearly():

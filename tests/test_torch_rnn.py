@@ -1,5 +1,7 @@
 """utils.torch_rnn: NumPy layers equal torch.nn's (outputs and gradients, float64), and the
 course's torch peephole LSTM equals the NumPy one."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,28 @@ from utils.torch_rnn import TorchPeepholeLSTM, TorchPeepholeLSTMCell, from_torch
 
 torch.set_num_threads(1)
 PAIRS = [(RNN, nn.RNN), (LSTM, nn.LSTM), (PeepholeLSTM, TorchPeepholeLSTM), (GRU, nn.GRU)]
+
+
+def _s(a):  # the logistic sigmoid, written out for the hand computations below
+    return 1.0 / (1.0 + math.exp(-a))
+
+
+# One peephole-LSTM step worked by hand. Every weight is 0 except the candidate's bias,
+# atanh(0.6), so g = 0.6 and, without peepholes, f = i = o = sigmoid(0) = 0.5. The previous
+# cell is c_{t-1} = (2, -1), and one peephole vector is (1, 0.5). Expected (h_t, c_t) per unit:
+C_PREV, PEEP, G = (2.0, -1.0), (1.0, 0.5), 0.6
+PEEPHOLE_BY_HAND = {
+    # o reads the NEW cell: c_t = 0.5 * c_{t-1} + 0.5 * 0.6 = (1.3, -0.2), o = sigmoid(w_co * c_t)
+    "w_co": ([_s(1.0 * 1.3) * math.tanh(1.3), _s(0.5 * -0.2) * math.tanh(-0.2)], [1.3, -0.2]),
+    # f reads the OLD cell: f = sigmoid(w_cf * c_{t-1}) = (s(2), s(-0.5)), c_t = f * c_{t-1} + 0.3
+    "w_cf": ([0.5 * math.tanh(_s(2.0) * 2.0 + 0.3), 0.5 * math.tanh(_s(-0.5) * -1.0 + 0.3)],
+             [_s(2.0) * 2.0 + 0.3, _s(-0.5) * -1.0 + 0.3]),
+    # i reads the OLD cell: i = sigmoid(w_ci * c_{t-1}), c_t = 0.5 * c_{t-1} + i * 0.6
+    "w_ci": ([0.5 * math.tanh(1.0 + _s(2.0) * 0.6), 0.5 * math.tanh(-0.5 + _s(-0.5) * 0.6)],
+             [1.0 + _s(2.0) * 0.6, -0.5 + _s(-0.5) * 0.6]),
+}
+# What o would be if it read the OLD cell instead (the mistake the w_co case rules out).
+O_READING_OLD_CELL_H = [_s(1.0 * 2.0) * math.tanh(1.3), _s(0.5 * -1.0) * math.tanh(-0.2)]
 
 
 def _run_both(layer, module, x, h0, c0, rng):
@@ -85,6 +109,29 @@ def test_peephole_cell_without_peepholes_equals_lstm_cell():
         torch.testing.assert_close(got, want)
 
 
+@pytest.mark.parametrize("peephole", sorted(PEEPHOLE_BY_HAND))
+def test_torch_peephole_one_step_by_hand(peephole):
+    """The torch cell on its own (not via the NumPy layer): o reads c_t, f and i read c_{t-1}."""
+    module = TorchPeepholeLSTM(1, 2, dtype=torch.float64)
+    cell = module.cell
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.zero_()
+        cell.bias_ih[4:6] = math.atanh(G)  # rows 2H..3H are g in torch's order i, f, g, o
+        getattr(cell, peephole)[:] = torch.tensor(PEEP)
+    c_prev = torch.tensor([C_PREV], dtype=torch.float64)  # (batch 1, hidden 2)
+    h_expected, c_expected = (torch.tensor([v], dtype=torch.float64) for v in PEEPHOLE_BY_HAND[peephole])
+    h, c = cell(torch.zeros(1, 1, dtype=torch.float64), (torch.zeros(1, 2, dtype=torch.float64), c_prev))
+    torch.testing.assert_close(c, c_expected, rtol=0, atol=1e-14)
+    torch.testing.assert_close(h, h_expected, rtol=0, atol=1e-14)
+    out, (h_n, c_n) = module(torch.zeros(1, 1, 1, dtype=torch.float64),
+                             (torch.zeros(1, 1, 2, dtype=torch.float64), c_prev[None]))
+    torch.testing.assert_close(h_n[0], h_expected, rtol=0, atol=1e-14)
+    torch.testing.assert_close(c_n[0], c_expected, rtol=0, atol=1e-14)
+    if peephole == "w_co":
+        assert (h[0] - torch.tensor(O_READING_OLD_CELL_H, dtype=torch.float64)).abs().min() > 0.01
+
+
 def test_peephole_lstm_time_first_and_state_shapes():
     torch.manual_seed(0)
     module = TorchPeepholeLSTM(3, 4, batch_first=True, dtype=torch.float64)
@@ -121,3 +168,26 @@ def test_clear_errors():
         module(torch.zeros(2, 0, 3))
     with pytest.raises(ValueError, match="input_size=3"):
         module.cell(torch.zeros(2, 5))
+
+
+def test_peephole_state_shapes_are_checked_like_nn_lstm():
+    """A (batch, H) state used to be read as row 0, and (1, 1, H) broadcast over the batch."""
+    module = TorchPeepholeLSTM(3, 4)
+    x = torch.zeros(2, 5, 3)
+    ok = torch.zeros(1, 2, 4)
+    module(x, (ok, ok))  # nn.LSTM's layout is accepted
+    for bad in (torch.zeros(2, 4), torch.zeros(1, 1, 4), torch.zeros(2, 2, 4)):
+        with pytest.raises(ValueError, match=r"state h must have shape \(num_layers=1, batch, hidden_size\) = \(1, 2, 4\)"):
+            module(x, (bad, ok))
+        with pytest.raises(ValueError, match="state c must have shape"):
+            module(x, (ok, bad))
+    with pytest.raises(TypeError, match=r"pair \(h, c\)"):
+        module(x, ok)
+    cell = module.cell
+    x_step, h, c = torch.zeros(2, 3), torch.zeros(2, 4), torch.zeros(2, 4)
+    cell(x_step, (h, c))
+    for bad in (torch.zeros(4), torch.zeros(1, 4), torch.zeros(2, 5)):
+        with pytest.raises(ValueError, match=r"state h must have shape \(batch, hidden_size\) = \(2, 4\)"):
+            cell(x_step, (bad, c))
+        with pytest.raises(ValueError, match="state c must have shape"):
+            cell(x_step, (h, bad))

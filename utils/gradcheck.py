@@ -109,7 +109,9 @@ def gradient_check(
     params, grads: dicts with the same keys; ``grads[k]`` has the shape of ``params[k]``.
     Returns ``{name: relative_error}`` in the order of ``params``.
     Raises KeyError for missing/extra keys, ValueError for shape mismatches and TypeError for
-    arrays that are not float64.
+    arrays that are not float64. Raises ValueError when a parameter's analytic *and* numerical
+    gradients are both all zero: their relative error would be 0 and "pass", yet it only says
+    that the loss never reads that parameter, a bug in the layer or in the check.
     """
     missing = [k for k in params if k not in grads]
     extra = [k for k in grads if k not in params]
@@ -127,10 +129,22 @@ def gradient_check(
             )
     # Copy the analytic gradients first: calling f() may run code that overwrites grads.
     analytic = {name: np.array(grads[name], copy=True) for name in params}
-    return {
-        name: relative_error(analytic[name], numerical_gradient(f, params[name], eps))
-        for name in params
-    }
+    errors = {}
+    for name in params:
+        numeric = numerical_gradient(f, params[name], eps)
+        _require_some_gradient(f"parameter {name!r}", analytic[name], numeric)
+        errors[name] = relative_error(analytic[name], numeric)
+    return errors
+
+
+def _require_some_gradient(what: str, analytic: np.ndarray, numeric: np.ndarray) -> None:
+    if not np.any(analytic) and not np.any(numeric):
+        raise ValueError(
+            f"{what}: the analytic and the numerical gradient are both all zero, so the check "
+            "proves nothing (their relative error is 0 by definition). The loss does not depend "
+            "on it: the forward pass never reads it, or the check's loss ignores the output it "
+            "feeds. That is a bug in the layer or in the check."
+        )
 
 
 def check_layer(layer, *inputs: np.ndarray, eps: float = 1e-6, seed: int = 0, **forward_kwargs):
@@ -143,7 +157,8 @@ def check_layer(layer, *inputs: np.ndarray, eps: float = 1e-6, seed: int = 0, **
     The loss is ``sum(out * dout)`` with a fixed random upstream gradient ``dout`` (seeded by
     ``seed``), so every output entry matters with a different weight.
     Returns ``{param_name: error, ..., "input": error}`` (with one input) or
-    ``"input0"``, ``"input1"``, ... (with several).
+    ``"input0"``, ``"input1"``, ... (with several). Raises ValueError when a parameter or an
+    input has an all-zero gradient both ways (the forward pass never reads it).
     """
     if not inputs:
         raise ValueError("check_layer needs at least one input array")
@@ -170,5 +185,7 @@ def check_layer(layer, *inputs: np.ndarray, eps: float = 1e-6, seed: int = 0, **
         dx = np.asarray(dx)
         if dx.shape != x.shape:
             raise ValueError(f"gradient of {name} has shape {dx.shape}, the input has {x.shape}")
-        errors[name] = relative_error(dx, numerical_gradient(loss, x, eps))
+        numeric = numerical_gradient(loss, x, eps)
+        _require_some_gradient(name, dx, numeric)
+        errors[name] = relative_error(dx, numeric)
     return errors

@@ -163,6 +163,10 @@ class _Recurrent:
             "b": (self.hidden_size,),
             "c": (self.hidden_size,),
         }
+        shape_docs = {"x": "(hidden_size, input_size)", "h": "(hidden_size, hidden_size)",
+                      "b": "(hidden_size,)", "c": "(hidden_size,)"}
+        # What forward checks: a parameter overwritten with a wrong shape would broadcast silently.
+        self._param_shapes = {name: (shapes[kind], shape_docs[kind]) for name, kind in self.param_layout}
         self.params = {
             name: rng.uniform(-bound, bound, size=shapes[kind]) for name, kind in self.param_layout
         }
@@ -174,8 +178,27 @@ class _Recurrent:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(input_size={self.input_size}, hidden_size={self.hidden_size})"
 
+    def _check_params(self) -> None:
+        """Every parameter is a finite float array of its shape (broadcasting would hide a wrong one)."""
+        name = type(self).__name__
+        missing = [k for k in self._param_shapes if k not in self.params]
+        if missing:
+            raise KeyError(f"{name}: params is missing {missing}")
+        for key, (shape, shape_doc) in self._param_shapes.items():
+            value = self.params[key]
+            if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.floating):
+                raise TypeError(f"{name}: params[{key!r}] must be a float NumPy array, got "
+                                f"{type(value).__name__}" + (f" of dtype {value.dtype}"
+                                                             if isinstance(value, np.ndarray) else ""))
+            if value.shape != shape:
+                raise ValueError(f"{name}: params[{key!r}] has shape {value.shape}, expected "
+                                 f"{shape_doc} = {shape}")
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"{name}: params[{key!r}] contains NaN or inf")
+
     def _check_input(self, x, h0, c0=None):
         name = type(self).__name__
+        self._check_params()
         x = _as_float64(x, "x", "(batch, T, input_size)", 3)
         batch, steps, features = x.shape
         if batch == 0:

@@ -34,6 +34,19 @@ LSTM_GATES = ("i", "f", "g", "o")  # torch's order in the stacked LSTM weights
 GRU_GATES = ("r", "z", "n")  # torch's order in the stacked GRU weights
 
 
+def _check_state(state, shape: tuple, shape_doc: str, name: str):
+    """``state`` as a pair (h, c) of tensors of exactly ``shape`` (no broadcasting, no row picking)."""
+    if not isinstance(state, (tuple, list)) or len(state) != 2:
+        raise TypeError(f"{name}: state must be a pair (h, c), got {type(state).__name__}")
+    for tensor, part in zip(state, ("h", "c")):
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"{name}: state {part} must be a tensor, got {type(tensor).__name__}")
+        if tuple(tensor.shape) != shape:
+            raise ValueError(f"{name}: state {part} must have shape {shape_doc} = {shape}, "
+                             f"got {tuple(tensor.shape)}")
+    return state
+
+
 class TorchPeepholeLSTMCell(nn.Module):
     """One peephole-LSTM step; the same weights and layout as ``nn.LSTMCell`` plus peepholes.
 
@@ -66,7 +79,8 @@ class TorchPeepholeLSTMCell(nn.Module):
         if state is None:
             zeros = x.new_zeros(x.shape[0], self.hidden_size)
             state = (zeros, zeros)
-        h_prev, c_prev = state  # (batch, hidden) each
+        h_prev, c_prev = _check_state(state, (x.shape[0], self.hidden_size), "(batch, hidden_size)",
+                                      "TorchPeepholeLSTMCell")  # (batch, hidden) each
         a = x @ self.weight_ih.T + self.bias_ih + h_prev @ self.weight_hh.T + self.bias_hh  # (batch, 4H)
         a_i, a_f, a_g, a_o = a.chunk(4, dim=1)  # torch's gate order
         i = torch.sigmoid(a_i + self.w_ci * c_prev)  # peeks at c_{t-1}
@@ -98,8 +112,10 @@ class TorchPeepholeLSTM(nn.Module):
             x = x.transpose(0, 1)  # (batch, T, input)
         if x.shape[1] == 0:
             raise ValueError("x is an empty sequence (T = 0)")
-        if state is not None:
-            state = (state[0][0], state[1][0])  # (1, batch, hidden) -> (batch, hidden)
+        if state is not None:  # (h_0, c_0), each (1, batch, hidden) like nn.LSTM's
+            h_0, c_0 = _check_state(state, (1, x.shape[0], self.hidden_size),
+                                    "(num_layers=1, batch, hidden_size)", "TorchPeepholeLSTM")
+            state = (h_0[0], c_0[0])  # (batch, hidden) each
         outputs = []
         for t in range(x.shape[1]):
             state = self.cell(x[:, t], state)
