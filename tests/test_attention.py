@@ -1,15 +1,17 @@
 """utils.attention: masked softmax, dot scores, the dot attention layer."""
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from utils.attention import ATTENTIONS, DotAttention, dot_score, make_attention, masked_softmax
+from utils.numpy_layers import softmax_np
 
 
 def test_masked_softmax_without_mask_is_softmax():
     scores = torch.randn(2, 3, 5, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(masked_softmax(scores, None), torch.softmax(scores, -1))
-    torch.testing.assert_close(masked_softmax(scores, torch.ones(5, dtype=torch.bool)), torch.softmax(scores, -1))
+    torch.testing.assert_close(masked_softmax(scores, torch.ones(1, 1, 5, dtype=torch.bool)), torch.softmax(scores, -1))
 
 
 def test_masked_softmax_matches_softmax_over_allowed_positions():
@@ -70,6 +72,62 @@ def test_masked_softmax_clear_errors():
         masked_softmax([[0.0, 1.0]], None)
     with pytest.raises(ValueError, match="empty"):
         masked_softmax(torch.zeros(2, 0), None)
+    with pytest.raises(ValueError, match="axes"):  # fewer axes than the scores, even if it would broadcast
+        masked_softmax(torch.zeros(2, 3, 5), torch.ones(5, dtype=torch.bool))
+
+
+def test_masked_softmax_refuses_a_padding_mask_without_its_query_axis():
+    """(batch, src_len) against (batch, tgt_len, src_len) scores broadcasts when batch == tgt_len,
+    and would then mask output row t with sequence t's padding: it must be an error."""
+    scores = torch.zeros(3, 3, 4)  # batch 3, tgt_len 3, src_len 4
+    mask = torch.tensor([[True, True, True, True], [True, True, False, False], [True, False, False, False]])
+    with pytest.raises(ValueError, match=r"unsqueeze\(1\)"):
+        masked_softmax(scores, mask)
+    weights = masked_softmax(scores, mask.unsqueeze(1))  # (batch, 1, src_len): the right way
+    torch.testing.assert_close(weights[1], torch.tensor([[0.5, 0.5, 0.0, 0.0]] * 3))
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")], ids=["nan", "plus-inf"])
+@pytest.mark.parametrize("masked", [False, True], ids=["allowed", "masked-position"])
+def test_masked_softmax_rejects_nan_and_plus_inf(bad, masked):
+    scores = torch.tensor([[0.5, bad, 1.0]])
+    mask = torch.tensor([[True, not masked, True]])
+    with pytest.raises(ValueError, match=r"NaN or \+inf"):
+        masked_softmax(scores, mask)
+    with pytest.raises(ValueError, match=r"NaN or \+inf"):
+        masked_softmax(scores, None)
+
+
+def test_masked_softmax_all_minus_inf_allowed_row_gives_zeros():
+    """Like utils.softmax_np: -inf scores get weight 0, and a row with nothing finite gets zeros."""
+    inf = float("inf")
+    scores = torch.tensor([[-inf, -inf, -inf], [-inf, 0.0, -inf], [-inf, -inf, 2.0]], requires_grad=True)
+    mask = torch.tensor([[True, True, False], [True, True, True], [True, True, False]])  # row 2: allowed all -inf
+    weights = masked_softmax(scores, mask)
+    expected = torch.tensor([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
+    assert torch.equal(weights.detach(), expected)
+    np.testing.assert_array_equal(weights.detach().numpy(), softmax_np(scores.detach().numpy(), mask.numpy()))
+    assert torch.equal(masked_softmax(scores[:1].detach(), None), torch.zeros(1, 3))  # no mask either
+    (weights * torch.arange(3.0)).sum().backward()
+    assert torch.isfinite(scores.grad).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32, torch.float64])
+def test_masked_softmax_lowest_finite_score_next_to_a_masked_one(dtype):
+    """An allowed score at finfo.min must not share its weight with masked positions."""
+    scores = torch.tensor([[torch.finfo(dtype).min, 3.0]], dtype=dtype)
+    weights = masked_softmax(scores, torch.tensor([[True, False]]))
+    assert weights.tolist() == [[1.0, 0.0]]
+
+
+def test_masked_softmax_matches_numpy_twin_with_minus_inf():
+    g = torch.Generator().manual_seed(4)
+    scores = torch.randn(5, 6, generator=g, dtype=torch.float64)
+    scores[scores < -0.8] = float("-inf")
+    mask = torch.rand(5, 6, generator=g) > 0.3
+    mask[4] = False
+    np.testing.assert_allclose(masked_softmax(scores, mask).numpy(), softmax_np(scores.numpy(), mask.numpy()),
+                               atol=1e-12)
 
 
 def test_dot_score_and_errors():

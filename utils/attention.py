@@ -24,17 +24,20 @@ __all__ = ["masked_softmax", "dot_score", "DotAttention", "ATTENTIONS", "make_at
 def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Softmax over the last axis, ignoring positions where ``mask`` is False.
 
-    scores: ``(..., n)`` floating-point tensor.
-    mask: bool tensor broadcastable to ``scores``; True where attention is *allowed* (the
-    convention of ``torch.nn.functional.scaled_dot_product_attention``), or None for no mask.
+    scores: ``(..., n)`` floating-point tensor, no NaN or +inf (``-inf`` is allowed: weight 0).
+    mask: bool tensor with as many axes as ``scores``, each of size 1 or the scores' size
+    (e.g. ``(batch, 1, src_len)`` for ``(batch, tgt_len, src_len)`` scores); True where
+    attention is *allowed* (the convention of ``torch.nn.functional.scaled_dot_product_attention``),
+    or None for no mask.
     Returns a tensor shaped like ``scores``: non-negative, each row sums to 1 over its allowed
-    positions and is exactly 0 at masked ones. A row whose positions are all masked returns
-    zeros (not NaN), and its gradient is zero (not NaN) too.
+    positions and is exactly 0 at masked ones. A row with nothing to attend to (every position
+    masked, or every allowed score ``-inf``) returns zeros, not NaN, and its gradient is zero
+    (not NaN) too: the same rules as the NumPy twin ``utils.softmax_np``.
 
-    Why not ``scores.masked_fill(~mask, -inf)``: a fully masked row would then be
-    ``exp(-inf) / sum(exp(-inf)) = 0 / 0 = NaN``. Filling with the most negative *finite*
-    number makes masked entries underflow to exactly 0 in any row that has an allowed
-    position; multiplying by the mask afterwards zeroes the rows that have none.
+    Why not fill masked scores with the most negative finite number: an allowed score that is
+    itself that low would then tie with the masked ones and share the weight with them. Masked
+    scores are set to ``-inf`` (weight exactly 0); rows with no finite allowed score, for which
+    ``softmax`` would compute ``0 / 0 = NaN``, are set to zeros explicitly.
     """
     if not isinstance(scores, torch.Tensor):
         raise TypeError(f"scores must be a torch.Tensor, got {type(scores).__name__}")
@@ -44,29 +47,50 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Ten
         raise ValueError("scores must have at least one axis (the one the softmax runs over)")
     if scores.shape[-1] == 0:
         raise ValueError(f"scores has an empty last axis (shape {tuple(scores.shape)}): nothing to attend to")
-    if mask is None:
-        return torch.softmax(scores, dim=-1)
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"mask must be a bool torch.Tensor, got {type(mask).__name__}")
-    if mask.dtype != torch.bool:
-        raise TypeError(
-            f"mask must have dtype torch.bool (True = attend), got {mask.dtype}; "
-            "use `mask.bool()` or build it with a comparison such as `ids != pad_id`"
-        )
-    try:
-        shape = torch.broadcast_shapes(mask.shape, scores.shape)
-    except RuntimeError:
-        shape = None
-    if shape != scores.shape:
+    bad = torch.isnan(scores) | (scores == float("inf"))
+    if bad.any():
         raise ValueError(
-            f"mask of shape {tuple(mask.shape)} does not broadcast to scores of shape "
-            f"{tuple(scores.shape)} (a padding mask for (batch, tgt_len, src_len) scores is "
-            "usually (batch, 1, src_len))"
+            f"scores contain NaN or +inf at {int(bad.sum())} of {scores.numel()} positions: the softmax "
+            "of such a row is undefined (check what produced the scores, e.g. an overflow or a NaN input)"
         )
-    lowest = torch.finfo(scores.dtype).min
-    filled = scores.masked_fill(~mask, lowest)
-    weights = torch.softmax(filled, dim=-1)
-    return weights * mask  # zero the rows with no allowed position
+    if mask is None:
+        filled = scores
+    else:
+        if not isinstance(mask, torch.Tensor):
+            raise TypeError(f"mask must be a bool torch.Tensor, got {type(mask).__name__}")
+        if mask.dtype != torch.bool:
+            raise TypeError(
+                f"mask must have dtype torch.bool (True = attend), got {mask.dtype}; "
+                "use `mask.bool()` or build it with a comparison such as `ids != pad_id`"
+            )
+        if mask.dim() < scores.dim():
+            # A (batch, src_len) mask against (batch, tgt_len, src_len) scores would broadcast
+            # silently when batch == tgt_len, masking row t with sequence t's padding: refuse.
+            raise ValueError(
+                f"mask has {mask.dim()} axes {tuple(mask.shape)} but scores have {scores.dim()} "
+                f"{tuple(scores.shape)}: a mask needs one axis per score axis (it is not broadcast from the "
+                "left, which would silently pair the wrong rows); give the mask one axis per score axis, e.g. a (batch, src_len) "
+                "padding mask for (batch, tgt_len, src_len) scores becomes mask.unsqueeze(1), "
+                "shape (batch, 1, src_len)"
+            )
+        try:  # more axes than the scores, or a size that is neither 1 nor the scores' size
+            shape = torch.broadcast_shapes(mask.shape, scores.shape)
+        except RuntimeError:
+            shape = None
+        if shape != scores.shape:
+            raise ValueError(
+                f"mask of shape {tuple(mask.shape)} does not broadcast to scores of shape "
+                f"{tuple(scores.shape)} (each mask axis must be 1 or the scores' size; a padding mask "
+                "for (batch, tgt_len, src_len) scores is usually (batch, 1, src_len))"
+            )
+        filled = scores.masked_fill(~mask, float("-inf"))  # masked: exp(-inf) = exactly 0
+    # Rows with no finite allowed score: softmax would give 0/0 = NaN. Give them zeros
+    # instead (filled with 0 first so that neither the softmax nor its gradient is NaN).
+    dead = torch.isneginf(filled).all(dim=-1, keepdim=True)  # (..., 1)
+    weights = torch.softmax(filled.masked_fill(dead, 0.0), dim=-1)
+    if mask is not None:
+        weights = weights * mask
+    return weights.masked_fill(dead, 0.0)
 
 
 def dot_score(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
