@@ -48,8 +48,16 @@ def _nll(logits, targets):
         (lambda lo, t, p: _nll(lo, t)[t != 0].mean(), "pad_id argument"),
         (lambda lo, t, p: float(-np.log(np.exp(lo) / np.exp(lo).sum(-1, keepdims=True))[
             np.arange(t.shape[0])[:, None], np.arange(t.shape[1]), t][t != p].mean()), "overflow|maximum"),
+        (lambda lo, t, p: np.mean([_nll(lo, t)[i][t[i] != p].mean() for i in range(len(t))]),
+         "mean of each sequence's mean"),
+        (lambda lo, t, p: -np.take_along_axis(lo, t[..., None], -1)[..., 0][t != p].mean(),
+         "raw logits as log-probabilities"),
+        (lambda lo, t, p: -np.take_along_axis(np.exp(lo - lo.max(-1, keepdims=True)) / np.exp(
+            lo - lo.max(-1, keepdims=True)).sum(-1, keepdims=True), t[..., None], -1)[..., 0][t != p].mean(),
+         "never negative"),
     ],
-    ids=["pads-in-mean", "pads-in-denominator", "per-sequence", "hard-coded-pad-0", "unstable-softmax"],
+    ids=["pads-in-mean", "pads-in-denominator", "per-sequence", "hard-coded-pad-0", "unstable-softmax",
+         "mean-of-row-means", "no-log-softmax", "probability-not-log"],
 )
 def test_loss_checker_rejects_wrong_versions(wrong, message):
     with np.errstate(all="ignore"):
@@ -65,6 +73,12 @@ def test_loss_checker_reports_not_implemented_and_wrong_shape():
         check_masked_cross_entropy(todo)
     with pytest.raises(CheckFailed, match="one number"):
         check_masked_cross_entropy(lambda lo, t, p: _nll(lo, t))
+
+    def crashes(logits, targets, pad_id):
+        raise IndexError("index 9 is out of bounds")
+
+    with pytest.raises(CheckFailed, match="raised IndexError: index 9"):  # not a crash inside the checker
+        check_masked_cross_entropy(crashes)
 
 
 # ------------------------------------------------------------------ greedy decoding
@@ -126,5 +140,55 @@ def test_greedy_checker_wrong_axis():
 
         return reference_greedy_decode(transposed, state, batch_size, bos_id, eos_id, pad_id, max_len)
 
-    with pytest.raises(CheckFailed):
+    with pytest.raises(CheckFailed, match=r"argmax\(axis=-1\), one token per row"):
         check_greedy_decode(wrong_axis)
+
+
+def test_greedy_checker_argmax_over_axis_0_is_named():
+    def axis_0(step, state, batch_size, bos_id, eos_id, pad_id, max_len):
+        tokens, outputs = np.full(batch_size, bos_id), []
+        for _ in range(max_len):
+            logits, state = step(tokens, state)
+            tokens = np.asarray(logits).argmax(axis=0)  # (vocab,): one per vocabulary entry
+            outputs.append(tokens)
+        return np.stack(outputs, 1)
+
+    with pytest.raises(CheckFailed, match=r"shape \(batch,\)"):
+        check_greedy_decode(axis_0)
+
+
+def test_greedy_checker_end_token_written_as_pad():
+    def eos_as_pad(step, state, batch_size, bos_id, eos_id, pad_id, max_len):
+        tokens, finished, outputs = np.full(batch_size, bos_id), np.zeros(batch_size, bool), []
+        for _ in range(max_len):
+            logits, state = step(tokens, state)
+            tokens = np.asarray(logits).argmax(-1)
+            finished |= tokens == eos_id  # marked finished *before* writing: </s> becomes pad
+            tokens = np.where(finished, pad_id, tokens)
+            outputs.append(tokens)
+            if finished.all():
+                break
+        return np.stack(outputs, 1)
+
+    with pytest.raises(CheckFailed, match="</s> itself came out as pad") as info:
+        check_greedy_decode(eos_as_pad)
+    assert "previous *prediction*" not in str(info.value)
+
+
+def test_greedy_checker_output_transposed():
+    def transposed(*args):
+        return reference_greedy_decode(*args).T  # (steps, batch)
+
+    with pytest.raises(CheckFailed, match="axes are swapped") as info:
+        check_greedy_decode(transposed)
+    assert "stopped too early" not in str(info.value)
+
+
+def test_greedy_checker_ragged_rows_are_a_check_failure():
+    def ragged(step, state, batch_size, bos_id, eos_id, pad_id, max_len):
+        ids = reference_greedy_decode(step, state, batch_size, bos_id, eos_id, pad_id, max_len)
+        return [[int(i) for i in row[:list(row).index(eos_id) + 1]] for row in ids]  # rows end at </s>
+
+    with pytest.raises(CheckFailed, match=r"different lengths \[7, 6, 5\]") as info:
+        check_greedy_decode(ragged)
+    assert "pad_id at the remaining steps" in str(info.value)

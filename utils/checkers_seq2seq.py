@@ -80,24 +80,36 @@ def check_masked_cross_entropy(fn: Callable) -> None:
         return None
 
     def hint(description, got, expected):
+        if isinstance(got, BaseException):  # the function raised: the message says what
+            return None
         got = _as_float(got)
         if not np.isfinite(got):
             return "exp(1000) overflows: subtract each row's maximum before exp (a stable log-softmax)."
         logits, targets, pad_id = next(args for d, args, _ in cases if d == description)
-        log_p = _log_softmax(np.asarray(logits, dtype=float))
-        nll = -np.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]
+        logits = np.asarray(logits, dtype=float)
+        log_p = _log_softmax(logits)
+        nll = -np.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]  # (batch, tgt_len)
+        raw = -np.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]  # logits used as log p
         real = targets != pad_id
+        row_means = [nll[row][real[row]].mean() for row in range(len(targets)) if real[row].any()]
         wrong = {
             "you averaged over every position, pads included: keep only targets != pad_id.": nll.mean(),
             "pads are zeroed but still counted: divide by the number of real (non-pad) tokens.": nll[real].sum() / nll.size,
             "that is the mean per *sequence*: divide by the number of real tokens, not the batch size.": nll[real].sum() / len(targets),
+            "that is the mean of each sequence's mean loss, which weights a short sequence's tokens more "
+            "than a long one's: sum over all real tokens of the batch, then divide by their number.": np.mean(row_means),
             "that is the sum: divide by the number of real tokens.": nll[real].sum(),
             "the pad positions were hard-coded as id 0: use the pad_id argument.": (
                 nll[targets != 0].sum() / max((targets != 0).sum(), 1)),
+            "you used the raw logits as log-probabilities: apply log-softmax over the vocabulary axis "
+            "first (log p = z - log sum exp z).": raw[real].mean(),
         }
         for text, value in wrong.items():
             if np.isfinite(value) and np.isclose(got, value, rtol=1e-5) and not np.isclose(value, expected, rtol=1e-5):
                 return text
+        if got < 0:
+            return ("a cross-entropy is never negative (-log p >= 0 for p <= 1): take log-softmax of the "
+                    "logits before picking the target's entry, and negate it.")
         return None
 
     check_cases(fn, cases, name="masked_cross_entropy", compare=compare, hint=hint)
@@ -132,11 +144,17 @@ class _TooManySteps(Exception):
     pass
 
 
-def _counting_step(vocab: int, rule: Callable, limit: int):
+def _counting_step(vocab: int, rule: Callable, limit: int, batch: int):
     """A toy decoder step: the next token is ``rule(previous token, step number, row)``."""
 
     def step(tokens, state):
-        tokens = np.asarray(tokens).reshape(-1)
+        if hasattr(tokens, "detach"):
+            tokens = tokens.detach().cpu().numpy()
+        tokens = np.asarray(tokens)
+        if tokens.size != batch:
+            raise ValueError(f"step() was given tokens of shape {tokens.shape}; it needs the previous token of "
+                             f"each row, shape (batch,) = ({batch},)")
+        tokens = tokens.reshape(-1)
         if state["calls"] >= limit:
             raise _TooManySteps()
         t = state["calls"]
@@ -179,10 +197,10 @@ def check_greedy_decode(fn: Callable) -> None:
     cases = []
     for description, rule, batch, max_len in specs:
         limit = max_len
-        expected = reference_greedy_decode(_counting_step(vocab, rule, limit), {"calls": 0}, batch, bos, eos, pad, max_len)
+        expected = reference_greedy_decode(_counting_step(vocab, rule, limit, batch), {"calls": 0}, batch, bos, eos, pad, max_len)
 
         def call(fn=fn, rule=rule, batch=batch, max_len=max_len, limit=limit):
-            return fn(_counting_step(vocab, rule, limit), {"calls": 0}, batch, bos, eos, pad, max_len)
+            return fn(_counting_step(vocab, rule, limit, batch), {"calls": 0}, batch, bos, eos, pad, max_len)
 
         cases.append((description, (call,), expected))
 
@@ -192,29 +210,68 @@ def check_greedy_decode(fn: Callable) -> None:
         except _TooManySteps:
             return "too many steps"
 
-    def compare(got, expected):
-        if isinstance(got, str):
-            return "the step function was called more than max_len times: stop after max_len steps"
+    def as_ids(got):
+        """``got`` as an int array, or None when it is ragged or not numbers."""
         if hasattr(got, "detach"):
             got = got.detach().cpu().numpy()
         try:
-            got = np.asarray(got)
-        except Exception:  # ragged lists
-            return f"expected a (batch, steps) array, got {got!r}"
-        if got.dtype == object or got.ndim != 2:
-            return f"expected a (batch, steps) array of ids, got shape {got.shape}: {got.tolist()}"
-        if got.shape != expected.shape:
-            return f"expected shape {expected.shape}, got {got.shape}\n  expected: {expected.tolist()}\n  got:      {got.tolist()}"
-        if not np.array_equal(got, expected):
-            return f"expected {expected.tolist()}, got {got.tolist()}"
+            arr = np.asarray(got)
+        except (ValueError, TypeError):  # NumPy 2 refuses ragged lists of lists
+            return None
+        return None if arr.dtype == object else arr
+
+    def row_lengths(got):
+        try:
+            return [len(row) for row in got]
+        except TypeError:
+            return None
+
+    def compare(got, expected):
+        if isinstance(got, str):
+            return "the step function was called more than max_len times: stop after max_len steps"
+        arr = as_ids(got)
+        if arr is None:
+            lengths = row_lengths(got)
+            if lengths is not None and len(set(lengths)) > 1:
+                try:
+                    shown = [[int(i) for i in row] for row in got]
+                except (TypeError, ValueError):
+                    shown = got
+                return f"expected a (batch, steps) array of ids, got rows of different lengths {lengths}: {shown!r}"
+            return f"expected a (batch, steps) array of ids, got {type(got).__name__}: {got!r}"
+        if arr.ndim != 2:
+            return f"expected a (batch, steps) array of ids, got shape {arr.shape}: {arr.tolist()}"
+        if arr.shape != expected.shape:
+            return f"expected shape {expected.shape}, got {arr.shape}\n  expected: {expected.tolist()}\n  got:      {arr.tolist()}"
+        if not np.array_equal(arr, expected):
+            return f"expected {expected.tolist()}, got {arr.tolist()}"
         return None
 
     def hint(description, got, expected):
+        if isinstance(got, BaseException):  # the reader's function raised
+            text = str(got)
+            if "shape" in text or "broadcast" in text:
+                return ("a shape mismatch inside the loop: logits are (batch, vocab), so the prediction is "
+                        "logits.argmax(axis=-1), one token per row, shape (batch,); argmax over axis 0 gives "
+                        "one per vocabulary entry.")
+            return None
         if isinstance(got, str):
             return None
-        got = np.asarray(got)
+        arr = as_ids(got)
+        if arr is None:
+            return ("every row must have the same number of steps: a finished row still gets pad_id at the "
+                    "remaining steps. Collect one (batch,) array per step and np.stack(outputs, axis=1).")
+        got = arr
         if got.ndim != 2:
             return "return one row per sequence and one column per step."
+        if got.shape != expected.shape and got.shape == expected.shape[::-1] and np.array_equal(got.T, expected):
+            return ("the axes are swapped: you returned (steps, batch); return (batch, steps), one row per "
+                    "sequence, e.g. np.stack(outputs, axis=1) (or transpose).")
+        if got.shape == expected.shape and (expected == eos).any() and np.array_equal(
+                got, np.where(expected == eos, pad, expected)):
+            return ("the </s> itself came out as pad: keep the </s> a row produces (it marks where the output "
+                    "ends) and pad only the steps *after* it. Write the step's tokens first, then mark the "
+                    "rows that just produced </s> as finished.")
         if got.shape[1] > 1 and (got == got[:, :1]).all() and not (expected == expected[:, :1]).all():
             return "every step predicted the same token: the next step must read the previous *prediction* (argmax), not <s> or a fixed token."
         if got.shape[1] == expected.shape[1] + 1 and np.array_equal(got[:, 1:], expected) and (got[:, 0] == bos).all():
@@ -228,7 +285,7 @@ def check_greedy_decode(fn: Callable) -> None:
             return "the first step should read <s> (bos_id) and you should take the argmax over the vocabulary axis."
         if got.shape == expected.shape and np.array_equal(got[:, 0], expected[:, 0]):
             return "the next step must read the previous *prediction* (argmax), not <s> or a fixed token."
-        if got.shape[1] < expected.shape[1]:
+        if got.shape[0] == expected.shape[0] and got.shape[1] < expected.shape[1]:
             return "you stopped too early: a row is finished when it produces </s>, and all rows must be finished."
         return None
 
