@@ -92,10 +92,41 @@ def test_unknown_characters_and_bad_sources(dot_model):
         dot_model.translate("")
     with pytest.raises(ValueError, match="empty"):
         dot_model.translate_batch(["abc", ""])
+    with pytest.raises(ValueError, match="whitespace-only"):  # as train_seq2seq rejects such pairs
+        dot_model.translate("   ")
+    with pytest.raises(ValueError, match="whitespace-only"):
+        dot_model.translate_batch(["abc", " \t"])
+    with pytest.raises(ValueError, match="whitespace-only"):
+        dot_model.attention("  ")
     with pytest.raises(TypeError, match="string"):
         dot_model.translate(123)
     with pytest.raises(TypeError, match="list of sources"):
         dot_model.translate_batch("abc")
+
+
+def test_a_source_with_no_known_symbol_warns_and_names_them(dot_model):
+    with pytest.warns(UserWarning, match=r"none of the source's symbols.*'#', 'z'"):
+        out = dot_model.translate("zz#")
+    assert isinstance(out, str)
+    with pytest.warns(UserWarning, match="<unk>"):
+        dot_model.translate_batch(["abc", "??"])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a partly known source is read without a warning
+        dot_model.translate("abzzc")
+
+
+def test_cell_defaults_agree():
+    src = Vocab.build(["abc"])
+    model = Seq2Seq(src, src, hidden_size=4, embed_size=2)
+    assert model.cell == "lstm"
+    assert isinstance(model.encoder.rnn, torch.nn.LSTM) and isinstance(model.decoder.rnn, torch.nn.LSTM)
+    import inspect
+
+    assert inspect.signature(train_seq2seq).parameters["cell"].default == "lstm"
+    for block in (Encoder, PlainDecoder, AttentionDecoder):
+        assert inspect.signature(block).parameters["cell"].default == "lstm"
 
 
 def test_plain_model_has_no_attention(plain_model):
@@ -108,6 +139,9 @@ def test_exposure_bias_helpers(plain_model):
     acc = teacher_forcing_accuracy(plain_model, TEST)
     assert set(acc) == {"teacher_forced", "free_running"}
     assert 0 <= acc["free_running"] <= 1 and 0 <= acc["teacher_forced"] <= 1
+    # Fed the true prefix, the model gets at least as many tokens right as when it feeds back
+    # its own (possibly wrong) predictions.
+    assert acc["teacher_forced"] >= acc["free_running"]
     # Exact match is the same in both modes under greedy decoding.
     targets = [list(t) for _, t in TEST]
     tf_exact = utils.exact_match(plain_model.teacher_forced_tokens(TEST), targets)
@@ -222,9 +256,11 @@ def test_decoders_interface_shapes():
     mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
     state = torch.zeros(1, 2, 6)
     tgt_in = torch.tensor([[1, 4, 5], [1, 6, 0]])
-    logits, new_state, w = PlainDecoder(9, 4, 6)(tgt_in, state, memory, mask)
+    logits, new_state, w = PlainDecoder(9, 4, 6, cell="gru")(tgt_in, state, memory, mask)
     assert logits.shape == (2, 3, 9) and new_state.shape == (1, 2, 6) and w is None
-    logits, new_state, w = AttentionDecoder(9, 4, 6, attention="dot")(tgt_in, state, memory, mask)
+    logits, (h, c), w = PlainDecoder(9, 4, 6)(tgt_in, (state, state), memory, mask)  # default: LSTM, state (h, c)
+    assert logits.shape == (2, 3, 9) and h.shape == c.shape == (1, 2, 6)
+    logits, new_state, w = AttentionDecoder(9, 4, 6, cell="gru", attention="dot")(tgt_in, state, memory, mask)
     assert logits.shape == (2, 3, 9) and w.shape == (2, 3, 5)
     torch.testing.assert_close(w.sum(-1), torch.ones(2, 3))
 

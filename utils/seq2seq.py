@@ -35,6 +35,7 @@ otherwise; later chapters add attention variants there, and decoders of another 
 """
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -79,14 +80,14 @@ def _check_positive_int(name: str, value) -> None:
 
 # ---------------------------------------------------------------------------------- modules
 class Encoder(nn.Module):
-    """Embedding, then a one-layer GRU or LSTM over the source.
+    """Embedding, then a one-layer LSTM (default) or GRU over the source.
 
     forward(src_ids (batch, src_len) long, src_lengths (batch,) long) returns
     ``memory`` (batch, src_len, hidden), every encoder state h_j (zeros at padding), and
     ``state``: the last state h_T, (1, batch, hidden), or the pair (h_T, c_T) for an LSTM.
     """
 
-    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, cell: str = "gru", pad_id: int = 0):
+    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, cell: str = "lstm", pad_id: int = 0):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=pad_id)
         self.rnn = _rnn(cell, embed_size, hidden_size)
@@ -112,7 +113,7 @@ class PlainDecoder(nn.Module):
 
     has_attention = False
 
-    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, cell: str = "gru", pad_id: int = 0):
+    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, cell: str = "lstm", pad_id: int = 0):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=pad_id)
         self.rnn = _rnn(cell, embed_size, hidden_size)
@@ -135,7 +136,7 @@ class AttentionDecoder(nn.Module):
 
     has_attention = True
 
-    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, cell: str = "gru", pad_id: int = 0,
+    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, cell: str = "lstm", pad_id: int = 0,
                  attention: str = "dot"):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=pad_id)
@@ -182,12 +183,15 @@ class Seq2Seq(nn.Module):
     """Encoder-decoder model with its vocabularies; translate strings to strings.
 
     attention: None (plain decoder) or a name from ``utils.attention.ATTENTIONS`` ("dot").
+    cell: "lstm" (default, as in :func:`train_seq2seq`) or "gru".
+    Sources are strings; an empty or whitespace-only source is an error, unknown symbols are
+    read as ``<unk>``, and a source with *no* known symbol gets a ``UserWarning`` naming them.
     reverse_source: feed the source tokens to the encoder in reverse order (Sutskever et al.'s
     trick); weights returned by :meth:`attention` are still in the original source order.
     max_output_len: default cap on the number of tokens greedy decoding produces.
     """
 
-    def __init__(self, src_vocab: Vocab, tgt_vocab: Vocab, *, attention: str | None = None, cell: str = "gru",
+    def __init__(self, src_vocab: Vocab, tgt_vocab: Vocab, *, attention: str | None = None, cell: str = "lstm",
                  embed_size: int = 32, hidden_size: int = 128, reverse_source: bool = False,
                  max_output_len: int = 50):
         super().__init__()
@@ -220,8 +224,20 @@ class Seq2Seq(nn.Module):
     def _source_ids(self, source: str) -> list[int]:
         if not isinstance(source, str):
             raise TypeError(f"a source must be a string, got {type(source).__name__}: {source!r}")
-        if not self.src_vocab.tokenize(source):
+        if not source.strip():  # the same rule as train_seq2seq's pairs
+            raise ValueError(f"cannot translate an empty or whitespace-only source ({source!r}): there is nothing to read")
+        tokens = self.src_vocab.tokenize(source)
+        if not tokens:
             raise ValueError(f"cannot translate an empty source ({source!r}): there is nothing to read")
+        unknown = [t for t in tokens if t not in self.src_vocab.stoi]
+        if len(unknown) == len(tokens):
+            # Every token becomes <unk>: the output cannot depend on what was written. Say so
+            # rather than return a confident-looking translation of nothing.
+            warnings.warn(
+                f"none of the source's symbols were seen in training ({sorted(set(unknown))!r} in {source!r}): "
+                "the model reads only <unk> tokens, so its output says nothing about this source",
+                UserWarning, stacklevel=3,
+            )
         ids = self.src_vocab.encode(source)  # unknown symbols -> <unk>
         return ids[::-1] if self.reverse_source else ids
 
