@@ -141,14 +141,45 @@ assert np.allclose(output.detach().numpy(), hs, atol=1e-12)
 # for every parameter entry and every input entry, with the loss $L = \sum_t h_t \cdot
 # \delta_t$ for a fixed random $\delta$, and reports the **relative error**
 # $\lVert g_\text{analytic} - g_\text{numeric}\rVert / (\lVert g_\text{analytic}\rVert +
-# \lVert g_\text{numeric}\rVert)$. In float64 a correct gradient gives about $10^{-10}$; a
-# wrong one $10^{-2}$ or more. The course's pass mark is $10^{-6}$.
+# \lVert g_\text{numeric}\rVert)$. In float64 a correct gradient gives a small error, set by
+# the central difference's $O(\varepsilon^2)$ truncation and rounding: every error printed in this chapter lies between
+# $10^{-11}$ and $10^{-7}$. A wrong gradient gives $10^{-2}$ or more. The course's pass mark is
+# $10^{-6}$.
 
 # %%
 errors = utils.check_layer(utils.RNN(D, H, rng=2), x)
 for name, err in errors.items():
     print(f"{name:6s} relative error {err:.0e}")
-assert max(errors.values()) < 1e-6
+assert max(errors.values()) < 1e-7  # the pass mark is 1e-6; this is the range the text states
+
+# %% [markdown]
+# A check that never fails proves nothing, so here is one that must. This backward pass
+# drops one term of the BPTT formula above: $h_t$ gets its gradient only from the loss at step
+# $t$, not the $W_h^\top \delta a_{t+1}$ that flows back from step $t+1$. Everything else is
+# the same loop as `RNN.backward`.
+
+# %%
+class RNNWithoutRecurrentGradient(utils.RNN):
+    """A deliberately broken BPTT: delta h_t = dL/dh_t only, missing + W_h^T delta a_{t+1}."""
+
+    def backward(self, dh):
+        dh = self._check_dh(dh)  # (batch, T, H)
+        x, hs = self.cache["x"], self.cache["hs"]  # hs[:, t + 1] is h_t, hs[:, 0] is h_0
+        self._zero_grads()
+        dx = np.empty_like(x)  # (batch, T, D)
+        for t in reversed(range(x.shape[1])):
+            da = dh[:, t] * (1.0 - hs[:, t + 1] ** 2)  # (batch, H); the dropped term: + dh_next
+            self.grads["W_x"] += da.T @ x[:, t]
+            self.grads["W_h"] += da.T @ hs[:, t]
+            self.grads["b"] += da.sum(axis=0)
+            dx[:, t] = da @ self.params["W_x"]
+        return dx
+
+
+broken_errors = utils.check_layer(RNNWithoutRecurrentGradient(D, H, rng=2), x)
+for name, err in broken_errors.items():
+    print(f"{name:6s} relative error {err:.0e}")
+assert min(broken_errors.values()) >= 1e-2  # every gradient is caught, far above the pass mark
 
 # %% [markdown]
 # ## 4. Why gradients vanish (or explode) over long spans
@@ -160,13 +191,25 @@ assert max(errors.values()) < 1e-6
 # \underbrace{\operatorname{diag}(1 - h_T^2)\, W_h \cdots \operatorname{diag}(1 - h_{T-k+1}^2)\, W_h}_{k \text{ factors } \partial h_s / \partial h_{s-1}}
 # \; \operatorname{diag}(1 - h_{T-k}^2)\, W_x .$$
 #
-# It is a product of $k$ Jacobians. If their norms are below 1 the product shrinks
-# geometrically with $k$ (the gradient **vanishes**); above 1 it grows geometrically
-# (**explodes**, which gradient clipping tames). A $\tanh$ derivative is at most 1, so for
-# typical weights the vanilla RNN's product shrinks: the loss at step $T$ barely tells the
-# weights anything about inputs long ago, and the network cannot learn long-range
-# dependencies. Section 5 gives the gated cells a path around this product. Section 6
-# measures the gradient norm against the lag $k$ for all of them.
+# It is a product of $k$ Jacobians $J_s = \operatorname{diag}(1 - h_s^2)\, W_h$. A $\tanh$
+# derivative is at most 1, so $\lVert J_s \rVert \le \lVert W_h \rVert$ (the spectral
+# norm, the most $W_h$ can stretch a vector).
+#
+# * If $\lVert W_h \rVert < 1$, every factor shrinks the gradient by at least that much, and
+#   the product **vanishes** geometrically with $k$. A norm below 1 is *sufficient* for
+#   vanishing.
+# * For the product to **explode** (grow geometrically; gradient clipping tames the result)
+#   the norm must be above 1: that is *necessary*, but not sufficient. A norm is only an upper
+#   bound, and $\tanh' < 1$ wherever the state is away from 0.
+#
+# Over many steps what sets the rate is closer to the **spectral radius** $\rho(W_h)$, the
+# largest $|\text{eigenvalue}|$: while the states are small ($\tanh' \approx 1$) the gradient
+# changes by a factor of about $\rho(W_h)$ per step. Torch's initialisation gives
+# $\rho(W_h) \approx 0.6$ for $H = 32$, so a vanilla RNN's gradient vanishes: the loss at
+# step $T$ barely tells the weights anything about inputs long ago, and the network cannot
+# learn long-range dependencies. Section 5 gives the gated cells a path around this product.
+# Section 7 measures the gradient norm against the lag $k$ for all of them, and for an RNN
+# whose $W_h$ is scaled up until the gradient explodes.
 #
 # ## 5. Gated cells: LSTM, peephole LSTM, GRU
 #
@@ -223,7 +266,7 @@ for cell in (utils.RNN, utils.LSTM, utils.PeepholeLSTM, utils.GRU):
         errors = utils.check_layer(cell(D, H, rng=4), x_check, return_sequences=return_sequences)
         worst = max(errors, key=errors.get)
         rows.append((cell.__name__, return_sequences, errors[worst], worst))
-        assert errors[worst] < 1e-6, (cell.__name__, errors)
+        assert errors[worst] < 1e-7, (cell.__name__, errors)  # pass mark 1e-6
 print(f"{'cell':13s} {'returns':9s} {'max rel. error':>14s}  (worst of)")
 for name, return_sequences, err, worst in rows:
     print(f"{name:13s} {'all' if return_sequences else 'last':9s} {err:14.0e}  ({worst})")
@@ -282,7 +325,7 @@ x37 = np.random.default_rng(8).standard_normal((2, 4, 16))
 errors37 = utils.check_layer(gru37, x37)
 out37, _ = utils.to_torch(gru37)(torch.tensor(x37))
 print(f"GRU(16, 37): max rel. error {max(errors37.values()):.0e}, output {tuple(out37.shape)}")
-assert max(errors37.values()) < 1e-6
+assert max(errors37.values()) < 1e-7  # pass mark 1e-6
 assert np.allclose(out37.detach().numpy(), gru37.forward(x37), atol=1e-12)
 
 # %% [markdown]
@@ -297,6 +340,12 @@ assert np.allclose(out37.detach().numpy(), gru37.forward(x37), atol=1e-12)
 # open by a bias of $+3$: $\sigma(3) = 0.95$. A gate value $f$ keeps information for about
 # $1/(1-f) = 1 + e^{3} \approx 21$ steps; this "remember by default" initialisation is
 # common practice (Gers et al. 2000, Jozefowicz et al. 2015; Keras's LSTM uses $+1$).
+#
+# And the explosion: a vanilla RNN whose $W_h$ is rescaled to spectral radius $\rho = 1.2$,
+# with $b = 0$ and input weights shrunk by $10^{-5}$, so that the states stay small and
+# $\tanh$ stays in its linear range (a saturated $\tanh$ would mask the effect). For both
+# RNNs we print $\rho(W_h)$, $\lVert W_h \rVert$ and the measured growth factor per step,
+# $(g_{60} / g_{20})^{1/40}$ for the relative gradient $g_k$.
 
 # %%
 def remember_by_default(layer, bias=3.0):
@@ -317,30 +366,59 @@ def gradient_by_lag(layer, x, rng):
 D_lag, H_lag, T_lag = 16, 32, 61
 rng = np.random.default_rng(9)
 x_lag = np.eye(D_lag)[rng.integers(0, D_lag, (32, T_lag))]  # (batch, T, 16) one-hot
+rnn_default = utils.RNN(D_lag, H_lag, rng=rng)
 curves = {
-    "RNN": gradient_by_lag(utils.RNN(D_lag, H_lag, rng=rng), x_lag, rng),
+    "RNN": gradient_by_lag(rnn_default, x_lag, rng),
     "LSTM (torch init)": gradient_by_lag(utils.LSTM(D_lag, H_lag, rng=rng), x_lag, rng),
     "GRU (torch init)": gradient_by_lag(utils.GRU(D_lag, H_lag, rng=rng), x_lag, rng),
     "LSTM, b_f = +3": gradient_by_lag(remember_by_default(utils.LSTM(D_lag, H_lag, rng=rng)), x_lag, rng),
     "GRU, b_z = +3": gradient_by_lag(remember_by_default(utils.GRU(D_lag, H_lag, rng=rng)), x_lag, rng),
 }
+
+
+def spectral_radius(W):
+    return np.abs(np.linalg.eigvals(W)).max()
+
+
+rnn_exploding = utils.RNN(D_lag, H_lag, rng=rng)
+rnn_exploding.params["W_h"] *= 1.2 / spectral_radius(rnn_exploding.params["W_h"])
+rnn_exploding.params["W_x"] *= 1e-5  # tiny inputs: small states, tanh' close to 1
+rnn_exploding.params["b"][...] = 0.0
+curves["RNN, rho(W_h) = 1.2"] = gradient_by_lag(rnn_exploding, x_lag, rng)
+largest_state = np.abs(rnn_exploding.forward(x_lag)).max()
+
 styles = {"RNN": "k-", "LSTM (torch init)": "C0--", "GRU (torch init)": "C1--",
-          "LSTM, b_f = +3": "C0-", "GRU, b_z = +3": "C1-"}
+          "LSTM, b_f = +3": "C0-", "GRU, b_z = +3": "C1-", "RNN, rho(W_h) = 1.2": "C3-"}
 fig, ax = plt.subplots(figsize=(7, 4))
 for name, curve in curves.items():
     ax.semilogy(np.arange(T_lag), curve, styles[name], label=name)
 ax.set_xlabel(r"lag $k$ (steps between the input $x_{T-k}$ and the last state $h_T$)")
 ax.set_ylabel(r"$\|\partial L / \partial x_{T-k}\|$, relative to $k = 0$")
-ax.set_title(r"How far back does the gradient from $h_T$ reach?")
+ax.set_title(r"How far back does the gradient from $h_T$ reach, and when does it explode?")
 ax.legend();
 
 k = 40
 for name, curve in curves.items():
-    print(f"{name:18s} relative gradient at k = {k}: {curve[k]:.0e}")
-assert curves["RNN"][k] < 1e-6  # six orders of magnitude gone after 40 steps
+    print(f"{name:20s} relative gradient at k = {k}: {curve[k]:.0e}")
+rnns = {"RNN": rnn_default, "RNN, rho(W_h) = 1.2": rnn_exploding}
+growth_per_step = {name: (curves[name][60] / curves[name][20]) ** (1 / 40) for name in rnns}
+for name, layer in rnns.items():
+    W_h = layer.params["W_h"]
+    print(f"{name:20s} rho(W_h) = {spectral_radius(W_h):.2f}, ||W_h|| = {np.linalg.norm(W_h, 2):.2f}, "
+          f"growth per step {growth_per_step[name]:.3f}")
+gated_over_rnn = min(curves["LSTM, b_f = +3"][k], curves["GRU, b_z = +3"][k]) / curves["RNN"][k]
+print(f"keep-gate open vs RNN at k = {k}: {gated_over_rnn:.0e} times larger")
+print(f"largest |h_t| of the rho = 1.2 RNN: {largest_state:.2f}")
+
+assert curves["RNN"][k] < 1e-6  # six orders of magnitude gone after 40 steps ...
+assert np.linalg.norm(rnn_default.params["W_h"], 2) > 1  # ... although ||W_h|| > 1
+assert 0.5 < spectral_radius(rnn_default.params["W_h"]) < 0.75  # torch's init: rho about 0.6
 assert curves["LSTM (torch init)"][k] < 1e-5 and curves["GRU (torch init)"][k] < 1e-5
 assert curves["LSTM, b_f = +3"][k] > 1e-2 and curves["GRU, b_z = +3"][k] > 1e-2
-assert min(curves["LSTM, b_f = +3"][k], curves["GRU, b_z = +3"][k]) > 1e4 * curves["RNN"][k]
+assert gated_over_rnn > 1e6  # more than a million times the RNN's
+assert curves["RNN, rho(W_h) = 1.2"][k] > 100 and largest_state < 0.5  # explodes, tanh unsaturated
+for name, layer in rnns.items():  # the gradient changes by about rho(W_h) per step
+    assert abs(growth_per_step[name] - spectral_radius(layer.params["W_h"])) < 0.05
 
 # %% [markdown]
 # What the curves show:
@@ -352,9 +430,17 @@ assert min(curves["LSTM, b_f = +3"][k], curves["GRU, b_z = +3"][k]) > 1e4 * curv
 #   What they add is a *path* whose Jacobian is $\operatorname{diag}(f_t)$ (or
 #   $\operatorname{diag}(z_t)$), which the network can hold open; the vanilla RNN has no such
 #   knob, only the product of $W_h$ and $\tanh'$.
+# * Per step, the RNN's gradient shrinks by a factor close to $\rho(W_h) \approx 0.6$ (the
+#   printed growth per step is within 0.05 of it), although its norm $\lVert W_h \rVert$ is
+#   above 1: a norm above 1 allows an explosion, it does not cause one.
 # * With the keep-gate open the gradient still reaches 40 steps back at more than 1% of its
-#   size: four orders of magnitude more than the RNN's. The bias of $+3$ is only where
-#   training starts; section 8 trains from there.
+#   size: more than a million times the RNN's (the printed ratio). The bias of $+3$ is only
+#   where training starts; section 8 trains from there.
+# * Scaled to $\rho(W_h) = 1.2$, with small states, the vanilla RNN's gradient **explodes**
+#   instead: it grows by about 1.2 per step and is more than 100 times larger at $k = 40$ than
+#   at $k = 0$ ($1.2^{40} \approx 1500$ in the purely linear limit): the gradient from $h_T$
+#   is dominated by the earliest inputs. Gradient clipping (`clip=1.0` in section 8's
+#   training) caps the size of such updates.
 #
 # ## 8. Experiment: a memory task
 #
@@ -447,30 +533,38 @@ ax.set_title(f"Recall a key symbol {LAG} steps back: who learns it?")
 ax.legend();
 
 final = {name: history.metric[-1] for name, (model, history) in runs.items()}
+steps_used = {name: 25 * history.epochs for name, (model, history) in runs.items()}
 for name, acc in final.items():
-    print(f"{name:9s} accuracy {acc:.3f}")
+    print(f"{name:9s} accuracy {acc:.3f} after {steps_used[name]} steps")
 assert final["LSTM(32)"] >= 0.9 and final["GRU(32)"] >= 0.9 and final["GRU(37)"] >= 0.9
-assert final["RNN(32)"] <= 0.3  # chance is 0.0625
+assert max(steps_used[name] for name in ("LSTM(32)", "GRU(32)", "GRU(37)")) <= 300
+assert final["RNN(32)"] <= 0.2  # chance is 0.0625
 
 # %% [markdown]
 # ## 9. What we saw
 #
 # * All four cells are implemented from scratch with BPTT, pass the numerical gradient check
-#   (relative error below $10^{-6}$; the printed errors are about $10^{-8}$ or smaller), and give the
+#   (relative error below $10^{-6}$; the printed errors lie between $10^{-11}$ and $10^{-7}$,
+#   while a backward pass with one term dropped scores $10^{-2}$ or more), and give the
 #   same outputs and gradients as `torch.nn` on the same weights.
-# * The vanilla RNN's gradient shrinks geometrically with the time lag; the gated cells have
+# * The vanilla RNN's gradient shrinks geometrically with the time lag, by about $\rho(W_h)$
+#   per step (and explodes when $W_h$ is scaled past $\rho = 1$); the gated cells have
 #   an additive path (cell state, or $z_t \odot h_{t-1}$) whose gradient survives when the
 #   keep-gate is open.
 # * On the memory task, LSTM and GRU (also with 37 units) learn to recall a symbol 20 steps
-#   back within a few hundred steps; the vanilla RNN stays near chance in the same budget.
+#   back within 300 training steps; the vanilla RNN stays near chance (at most 0.2, chance is
+#   0.0625) in 500.
 #
 # **A common confusion, corrected.** "LSTMs solved long-range memory." A vanilla RNN's final
 # state is dominated by its *last* inputs: section 7 shows how little the early ones still
-# count. LSTM and GRU push that horizon out, but the horizon is still there: a keep-gate below
-# 1 leaks a fraction of the state at every step, so memory fades over roughly $1/(1-f)$ steps
-# unless the gate learns to sit at exactly 1, and nothing in training at lag 20 asked for more.
-# The cell below tests the models trained at lag 20 on lags 40 and 100, with nothing else
-# changed: the gated models' accuracy falls (the vanilla RNN's was at chance to begin with).
+# count. LSTM and GRU push that horizon out, but nothing guarantees how far: training at lag
+# 20 asks for 20 steps of memory and no more. The cell below tests the models trained at lag
+# 20 on lags 40 and 100, with nothing else changed. On average the gated models' accuracy
+# drops (the mean falls by more than 0.2 at lag 100), but unevenly: some models generalise
+# well beyond the lag they were trained on (the best still scores 0.9 or more at lag 40, and
+# here GRU(37) keeps 0.96 at lag 100) while others lose much of it (the LSTM falls to 0.19).
+# Which model keeps how much is not something this training controls. The vanilla RNN was at
+# chance to begin with.
 # A fixed-size state that must carry *everything* about a long input is the bottleneck that
 # chapter 02 measures, and attention (chapter 03) removes.
 
@@ -487,10 +581,16 @@ for lag, accs in longer.items():
 
 gated = ["LSTM(32)", "GRU(32)", "GRU(37)"]
 mean_at = {lag: np.mean([longer[lag][name] for name in gated]) for lag in longer}
+best_at_2x = max(longer[2 * LAG][name] for name in gated)
+spread_at_5x = max(longer[5 * LAG][name] for name in gated) - min(longer[5 * LAG][name] for name in gated)
 print(f"gated models, mean accuracy: lag {LAG}: {mean_at[LAG]:.3f}, lag {5 * LAG}: {mean_at[5 * LAG]:.3f}")
+print(f"best gated model at lag {2 * LAG}: {best_at_2x:.3f}; best minus worst at lag {5 * LAG}: {spread_at_5x:.3f}")
 assert mean_at[LAG] >= 0.9  # they generalise to fresh sequences at the trained lag ...
-assert mean_at[5 * LAG] <= mean_at[LAG] - 0.15  # ... but memory fades over 5x the lag
-assert max(accs["RNN(32)"] for accs in longer.values()) <= 0.3
+assert mean_at[5 * LAG] <= mean_at[LAG] - 0.2  # ... on average memory fades over 5x the lag ...
+assert best_at_2x >= 0.9  # ... but some models generalise to twice the trained lag ...
+assert spread_at_5x >= 0.2  # ... and at 5x the lag the models differ widely
+assert longer[5 * LAG]["GRU(37)"] >= 0.9 and longer[5 * LAG]["LSTM(32)"] <= 0.3  # the two quoted
+assert max(accs["RNN(32)"] for accs in longer.values()) <= 0.2
 
 # %% [markdown]
 # ## 10. Exercises
