@@ -301,13 +301,17 @@ assert max(parity.values()) < 1e-12
 # attend for all steps in one batched product, which is what `utils.AttentionDecoder` does.
 #
 # Let us train that model (`utils.train_seq2seq(pairs, attention="dot")`) on the 20,000
-# multi-locale dates with the API's default settings.
+# multi-locale dates with the API's default settings, except that training stops after the
+# first epoch at which 99.5% of the 1,000 validation dates come out exactly right (it saves
+# time; the test set below is never used for that decision).
 
 # %%
 train_pairs = utils.load_dates("train")
 test_examples = utils.load_date_examples("test")
 test_pairs = [(e.source, e.target) for e in test_examples]
-date_model = utils.train_seq2seq(train_pairs, attention="dot", seed=0)  # the API's defaults
+valid_pairs = utils.load_dates("valid")
+# The API's defaults, plus early stopping on the validation dates.
+date_model = utils.train_seq2seq(train_pairs, attention="dot", seed=0, valid_pairs=valid_pairs, target=0.995)
 date_accuracy = utils.exact_match(date_model, test_pairs)
 print(date_model)
 print(f"exact match on the {len(test_pairs)} test dates: {date_accuracy:.3f}")
@@ -495,8 +499,8 @@ for name, masses in sorted(by_locale.items()) + sorted(by_order.items()):
 # of 32, learning rate 0.005, seed 0, 100 test strings per length. The reading direction
 # alone does not rescue the plain model: reversing a source that is read backwards means the
 # encoder reads the letters in the order they are written out, exactly as in chapter 02's
-# *copy* run with the source as written, and that plain curve fell with length too (chapter
-# 02 asserts it).
+# *copy* run with the source as written, and that plain curve fell below one half even
+# sooner than the plain reverse curve (chapter 02 asserts it).
 
 # %%
 sources_20 = [source for source, _ in utils.make_task("reverse", 1000, min_len=20, max_len=20, seed=1)]
@@ -526,23 +530,25 @@ assert acc_short[20] >= 0.85
 # reads backwards), averaged over all output steps:
 
 # %%
-def weight_on_mirror(model, sources, shift=0):
-    """Mean attention weight output step i puts on source position T-1-i+shift (0-based).
+def weight_on_mirror(model, sources, shifts=(0,)):
+    """Mean attention weight output step i puts on source position T-1-i+shift (0-based), per shift.
 
     shift=0 is the position the reverse task copies from; shift=1 the one just after it.
     Averaged over the output steps (at most len(source) of them) where that position exists.
+    Returns one mean per shift (the sources are decoded once for all shifts).
     """
-    weights_on = []
+    weights_on = {shift: [] for shift in shifts}
     for source in sources:
         tokens, weights = model.attention(source)  # (out_len, src_len), source order
         for i in range(min(len(tokens), len(source))):
-            j = len(source) - 1 - i + shift
-            if 0 <= j < len(source):
-                weights_on.append(weights[i, j])
-    return float(np.mean(weights_on))
+            for shift in shifts:
+                j = len(source) - 1 - i + shift
+                if 0 <= j < len(source):
+                    weights_on[shift].append(weights[i, j])
+    return [float(np.mean(weights_on[shift])) for shift in shifts]
 
 
-mirror_short = weight_on_mirror(short_model, sources_20[:50])
+(mirror_short,) = weight_on_mirror(short_model, sources_20[:50])
 print(f"mean weight on the position being copied (20 letters, read backwards): {mirror_short:.3f}")
 assert mirror_short >= 0.75
 
@@ -625,8 +631,7 @@ fig, ax = plt.subplots(figsize=(9, 8))
 utils.plot_attention(weights_60, list(sources_60[0]), out_60, ax=ax,
                      title="Where does each output look when reversing 60 distinct symbols?")
 ax.tick_params(labelsize=6);
-mirror_long = weight_on_mirror(long_model, sources_60, shift=0)
-next_long = weight_on_mirror(long_model, sources_60, shift=1)
+mirror_long, next_long = weight_on_mirror(long_model, sources_60, shifts=(0, 1))
 print(f"{sources_60[0]!r} -> {''.join(out_60)!r}")
 print(f"mean weight on the position being copied:   {mirror_long:.3f}")
 print(f"mean weight on the position just after it:  {next_long:.3f}")
