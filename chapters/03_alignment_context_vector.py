@@ -496,11 +496,11 @@ for name, masses in sorted(by_locale.items()) + sorted(by_order.items()):
 # So this sweep is chapter 02's plain run with exactly two changes: **attention**, and the
 # **source read backwards** (`reverse_source=True`). Everything else is chapter 02's setting:
 # 8,000 training pairs with lengths 2 to 20, an LSTM with hidden size 64, 6 epochs, batches
-# of 32, learning rate 0.005, seed 0, 100 test strings per length. The reading direction
-# alone does not rescue the plain model: reversing a source that is read backwards means the
-# encoder reads the letters in the order they are written out, exactly as in chapter 02's
-# *copy* run with the source as written, and that plain curve fell below one half even
-# sooner than the plain reverse curve (chapter 02 asserts it).
+# of 32, learning rate 0.005, seed 0, 100 test strings per length. Reading backwards alone
+# does not rescue the plain model: in the reverse task read backwards, the encoder sees the
+# letters in the order the decoder must write them, just as in chapter 02's *copy* run with
+# the source as written (its Section 6), and that plain curve fell below one half even sooner
+# than the plain reverse curve (chapter 02 asserts it).
 
 # %%
 sources_20 = [source for source, _ in utils.make_task("reverse", 1000, min_len=20, max_len=20, seed=1)]
