@@ -429,21 +429,8 @@ def mass_on_true_span(weights, example):
     return float(np.mean(shares))
 
 
-def decode_with_weights(model, examples, batch_size=500):
-    """Greedy-decode ``examples`` in batches; return (outputs, list of weights (out_len, src_len))."""
-    outputs, weights = [], []
-    for start in range(0, len(examples), batch_size):
-        chunk = examples[start:start + batch_size]
-        ids, lengths = model.encode_sources([e.source for e in chunk])
-        out_ids, w = model.greedy_decode(ids, lengths)  # (batch, steps), (batch, steps, src_len)
-        for row, e in enumerate(chunk):
-            outputs.append(model.tgt_vocab.decode(out_ids[row].tolist()))
-            weights.append(w[row, :, : len(e.source)].numpy())
-    return outputs, weights
-
-
-outputs, all_weights = decode_with_weights(date_model, test_examples)
-correct = [(e, w[:10]) for e, out, w in zip(test_examples, outputs, all_weights) if out == e.target]
+decoded = date_model.attention_batch([e.source for e in test_examples])  # [(tokens, (out_len, src_len))]
+correct = [(e, w) for e, (tokens, w) in zip(test_examples, decoded) if "".join(tokens) == e.target]
 learned_mass = np.mean([mass_on_true_span(w, e) for e, w in correct])
 uniform_mass = np.mean([mass_on_true_span(np.full_like(w, 1 / w.shape[1]), e) for e, w in correct])
 print(f"attention mass on the true span, mean over {len(correct)} correctly translated test dates:")

@@ -69,6 +69,20 @@ def test_translate_batch_equals_translate_one_by_one(dot_model):
     assert dot_model.translate_batch([]) == []
 
 
+def test_attention_batch_equals_attention_one_by_one(dot_model):
+    sources = [s for s, _ in TEST[:30]]
+    batched = dot_model.attention_batch(sources, batch_size=7)  # several batches, mixed lengths
+    assert len(batched) == len(sources)
+    for source, (tokens, weights) in zip(sources, batched):
+        tokens1, weights1 = dot_model.attention(source)
+        assert tokens == tokens1
+        np.testing.assert_allclose(weights, weights1, atol=1e-5)
+    with pytest.raises(TypeError, match="list of sources"):
+        dot_model.attention_batch("abc")
+    with pytest.raises(TypeError, match="one source string"):
+        dot_model.attention(["abc"])
+
+
 def test_attention_weights_shape_and_rows(dot_model):
     right = 0
     for source, target in TEST[:20]:

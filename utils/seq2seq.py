@@ -334,21 +334,41 @@ class Seq2Seq(nn.Module):
         array of shape (len(output tokens), len(source tokens)); row i is where output token
         i looked, columns in the original source order (even with reverse_source).
         """
+        if isinstance(source, (list, tuple)):
+            raise TypeError("attention expects one source string (use attention_batch for a list)")
+        return self.attention_batch([source], max_len)[0]
+
+    @torch.no_grad()
+    def attention_batch(self, sources: Sequence[str], max_len: int | None = None,
+                        batch_size: int = 512) -> list[tuple[list[str], np.ndarray]]:
+        """:meth:`attention` for many sources, decoded in batches of similar length.
+
+        Returns one (output tokens, weights (out_len, src_len)) pair per source, in order.
+        """
         if self.attention_name is None:
             raise ValueError("this model has no attention (it was built with attention=None): "
                              "its only link to the source is the encoder's last state")
+        if isinstance(sources, str):
+            raise TypeError("attention_batch expects a list of sources, got one string (use attention)")
+        encoded = [self._source_ids(s) for s in sources]
         was_training = self.training
         self.eval()
-        src_ids, src_lengths = self.src_vocab.pad_batch([self._source_ids(source)])
-        out_ids, weights = self.greedy_decode(src_ids, src_lengths, max_len)
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))  # less padding per batch
+        results: list = [None] * len(encoded)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            src_ids, src_lengths = self.src_vocab.pad_batch([encoded[i] for i in chunk])
+            out_ids, weights = self.greedy_decode(src_ids, src_lengths, max_len)  # (b, steps), (b, steps, src_len)
+            for row, i in enumerate(chunk):
+                ids = out_ids[row].tolist()
+                n = ids.index(self.tgt_vocab.eos_id) if self.tgt_vocab.eos_id in ids else len(ids)
+                tokens = [self.tgt_vocab.tokens[t] for t in ids[:n]]
+                w = weights[row, :n, : len(encoded[i])].cpu().numpy()  # (out_len, src_len)
+                if self.reverse_source:
+                    w = w[:, ::-1].copy()  # back to the source's own order
+                results[i] = (tokens, w)
         self.train(was_training)
-        ids = out_ids[0].tolist()
-        n = ids.index(self.tgt_vocab.eos_id) if self.tgt_vocab.eos_id in ids else len(ids)
-        tokens = [self.tgt_vocab.tokens[i] for i in ids[:n]]
-        w = weights[0, :n].cpu().numpy()  # (out_len, src_len)
-        if self.reverse_source:
-            w = w[:, ::-1].copy()
-        return tokens, w
+        return results
 
     @torch.no_grad()
     def teacher_forced_tokens(self, pairs: Sequence[tuple[str, str]], batch_size: int = 512) -> list[list[str]]:
