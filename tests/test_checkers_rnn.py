@@ -1,15 +1,15 @@
-"""utils.checkers_rnn: each checker accepts the reference and names what is wrong otherwise."""
+"""utils.checkers.rnn: each checker accepts the reference and names what is wrong otherwise."""
 import numpy as np
 import pytest
 
-from utils.checkers import CheckFailed
-from utils.checkers_rnn import (
+from utils.checkers.core import CheckFailed
+from utils.checkers.rnn import (
     check_gru_step,
     check_lstm_step,
     check_rnn_step_backward,
     reference_rnn_step_backward,
 )
-from utils.numpy_rnn import gru_step, lstm_step, sigmoid
+from utils.scratch.rnn import gru_step, lstm_step, sigmoid
 
 
 def _gate(p, name, x, h, act=sigmoid, recurrent=True, bias=True, transposed=False):

@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from utils.checkers import CheckFailed
-from utils.checkers_seq2seq import (
+from utils.checkers.core import CheckFailed
+from utils.checkers.seq2seq import (
     check_greedy_decode,
     check_masked_cross_entropy,
     reference_greedy_decode,

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import utils  # noqa: E402
-from utils.checkers import compare_arrays  # noqa: E402
+from utils.checkers.core import compare_arrays  # noqa: E402
 
 
 # ------------------------------------------------------------------ setup

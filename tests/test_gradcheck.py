@@ -1,8 +1,8 @@
-"""utils.gradcheck: numerical gradients, relative error, and the layer-level check."""
+"""utils.scratch.gradcheck: numerical gradients, relative error, and the layer-level check."""
 import numpy as np
 import pytest
 
-from utils.gradcheck import check_layer, gradient_check, numerical_gradient, relative_error
+from utils.scratch.gradcheck import check_layer, gradient_check, numerical_gradient, relative_error
 
 
 def test_numerical_gradient_of_known_function_and_restores_x():

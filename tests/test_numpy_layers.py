@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from utils.attention import DotAttention, masked_softmax
-from utils.gradcheck import check_layer
-from utils.numpy_layers import Attention, AttentionWeight, TimeAttention, WeightedSum, softmax_np
+from utils.nn.attention import DotAttention, masked_softmax
+from utils.scratch.gradcheck import check_layer
+from utils.scratch.attention import Attention, AttentionWeight, TimeAttention, WeightedSum, softmax_np
 
 BATCH, SRC_LEN, TGT_LEN, HIDDEN = 3, 5, 4, 6
 
@@ -183,7 +183,7 @@ def test_masked_positions_get_no_gradient_through_the_scores(states, mask, rng):
 
 @pytest.mark.parametrize("use_mask", [False, True])
 def test_numpy_time_attention_matches_torch_dot_attention(states, mask, rng, use_mask):
-    """The NumPy layers and utils.attention.DotAttention agree: forward and gradients."""
+    """The NumPy layers and utils.nn.attention.DotAttention agree: forward and gradients."""
     hs, _ = states
     hs_dec = rng.standard_normal((BATCH, TGT_LEN, HIDDEN))
     dcontexts = rng.standard_normal((BATCH, TGT_LEN, HIDDEN))

@@ -1,11 +1,11 @@
-"""utils.numpy_rnn: forward shapes and modes, BPTT checked numerically, clear input errors."""
+"""utils.scratch.rnn: forward shapes and modes, BPTT checked numerically, clear input errors."""
 import math
 
 import numpy as np
 import pytest
 
-from utils.gradcheck import check_layer, numerical_gradient, relative_error
-from utils.numpy_rnn import GRU, LSTM, RNN, PeepholeLSTM, gru_step, lstm_step, rnn_step, sigmoid
+from utils.scratch.gradcheck import check_layer, numerical_gradient, relative_error
+from utils.scratch.rnn import GRU, LSTM, RNN, PeepholeLSTM, gru_step, lstm_step, rnn_step, sigmoid
 
 LAYERS = [RNN, LSTM, PeepholeLSTM, GRU]
 

@@ -12,9 +12,9 @@ try:
 except ImportError:  # Python 3.10
     tomllib = None
 
-from utils.notebook_tools import clean
-from utils.student import main as student_main
-from utils.student import strip_solutions
+from tools.notebooks import clean
+from tools.student import main as student_main
+from tools.student import strip_solutions
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))

@@ -1,10 +1,10 @@
-"""utils.seq2seq: encoder/decoders, padding, greedy decoding, the train_seq2seq API."""
+"""utils.nn.seq2seq: encoder/decoders, padding, greedy decoding, the train_seq2seq API."""
 import numpy as np
 import pytest
 import torch
 
 import utils
-from utils.seq2seq import (
+from utils.nn.seq2seq import (
     AttentionDecoder,
     Encoder,
     PlainDecoder,

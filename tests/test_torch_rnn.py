@@ -1,4 +1,4 @@
-"""utils.torch_rnn: NumPy layers equal torch.nn's (outputs and gradients, float64), and the
+"""utils.nn.rnn: NumPy layers equal torch.nn's (outputs and gradients, float64), and the
 course's torch peephole LSTM equals the NumPy one."""
 import math
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from utils.numpy_rnn import GRU, LSTM, RNN, PeepholeLSTM
-from utils.torch_rnn import TorchPeepholeLSTM, TorchPeepholeLSTMCell, from_torch, to_torch, torch_grads
+from utils.scratch.rnn import GRU, LSTM, RNN, PeepholeLSTM
+from utils.nn.rnn import TorchPeepholeLSTM, TorchPeepholeLSTMCell, from_torch, to_torch, torch_grads
 
 torch.set_num_threads(1)
 PAIRS = [(RNN, nn.RNN), (LSTM, nn.LSTM), (PeepholeLSTM, TorchPeepholeLSTM), (GRU, nn.GRU)]

@@ -28,14 +28,7 @@ from .pairs import *  # noqa: F401,F403
 from .metrics import *  # noqa: F401,F403
 from .plots import *  # noqa: F401,F403
 from .training import *  # noqa: F401,F403
-from .checkers import *  # noqa: F401,F403
 from .datasets import *  # noqa: F401,F403
-from .gradcheck import *  # noqa: F401,F403
-from .numpy_rnn import *  # noqa: F401,F403
-from .torch_rnn import *  # noqa: F401,F403
-from .checkers_rnn import *  # noqa: F401,F403
-from .numpy_layers import *  # noqa: F401,F403
-from .attention import *  # noqa: F401,F403
-from .seq2seq import *  # noqa: F401,F403
-from .checkers_seq2seq import *  # noqa: F401,F403
-from .checkers_attention import *  # noqa: F401,F403
+from .scratch import *  # noqa: F401,F403
+from .nn import *  # noqa: F401,F403
+from .checkers import *  # noqa: F401,F403

@@ -1,6 +1,6 @@
 """Run the course notebooks exactly the way CI checks them, and keep them tidy.
 
-``python -m utils.notebook_tools run [NOTEBOOK ...]`` (what ``make notebooks`` calls):
+``python -m tools.notebooks run [NOTEBOOK ...]`` (what ``make notebooks`` calls):
 for each notebook, pair it with its ``.py`` (jupytext, newer file wins), execute it in a fresh
 kernel with one thread and no timing metadata, strip machine-specific metadata, and print
 its run time. Re-running an unchanged notebook leaves the file byte-identical.

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from .checkers import CheckFailed, check_cases
+from .core import CheckFailed, check_cases
 
 __all__ = [
     "reference_masked_cross_entropy",

@@ -1,6 +1,6 @@
 """Write student copies of the notebooks: solutions removed, outputs cleared.
 
-``python -m utils.student chapters student`` (what ``make student`` runs) reads every
+``python -m tools.student chapters student`` (what ``make student`` runs) reads every
 ``chapters/NN_*.ipynb`` and writes ``student/NN_*.ipynb`` where each reference solution,
 the lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's markers),
 becomes ``raise NotImplementedError`` at the same indentation. Outputs and execution

@@ -24,10 +24,10 @@ from typing import Callable
 
 import numpy as np
 
-from .checkers import check_cases, compare_arrays
+from .core import check_cases, compare_arrays
 from itertools import combinations
 
-from .numpy_rnn import (GRU, LSTM, RNN, _gru_step_with_gates, _lstm_step_with_gates, gru_step,
+from ..scratch.rnn import (GRU, LSTM, RNN, _gru_step_with_gates, _lstm_step_with_gates, gru_step,
                         lstm_step, rnn_step, sigmoid)
 
 __all__ = [

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .numpy_rnn import GRU, LSTM, RNN
-from .numpy_rnn import PeepholeLSTM as NumpyPeepholeLSTM
+from ..scratch.rnn import GRU, LSTM, RNN
+from ..scratch.rnn import PeepholeLSTM as NumpyPeepholeLSTM
 
 # The torch classes carry a "Torch" prefix: utils.PeepholeLSTM is the NumPy layer.
 __all__ = ["TorchPeepholeLSTMCell", "TorchPeepholeLSTM", "to_torch", "from_torch", "torch_grads"]

@@ -1,6 +1,6 @@
 """Benchmark: seconds for ``train_seq2seq`` to reach 99% exact match on the date test split.
 
-``python -m utils.bench`` (what ``make bench`` runs) trains the default attention model on
+``python -m tools.bench`` (what ``make bench`` runs) trains the default attention model on
 the 20,000 date training pairs with one torch thread, stopping early once the exact match on
 the validation split reaches the target, then measures the exact match on the test split
 and prints the training seconds and both accuracies. A benchmark to compare machines and
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden-size", type=int, default=None)
     args = parser.parse_args(argv)
 
-    from . import exact_match, load_dates, setup, train_seq2seq
+    from utils import exact_match, load_dates, setup, train_seq2seq
 
     device = setup(seed=args.seed, threads=args.threads)
     train, valid, test = load_dates("train"), load_dates("valid"), load_dates("test")

@@ -14,8 +14,8 @@ from typing import Callable
 
 import numpy as np
 
-from .checkers import CheckFailed, check_cases, compare_arrays
-from .numpy_layers import AttentionWeight, WeightedSum
+from .core import CheckFailed, check_cases, compare_arrays
+from ..scratch.attention import AttentionWeight, WeightedSum
 
 __all__ = [
     "check_attention_weight_forward",

@@ -45,10 +45,10 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .attention import make_attention
-from .metrics import exact_match, token_accuracy
-from .repro import pick_device, seed_everything
-from .training import fit
-from .vocab import Vocab
+from ..metrics import exact_match, token_accuracy
+from ..repro import pick_device, seed_everything
+from ..training import fit
+from ..vocab import Vocab
 
 __all__ = [
     "Encoder",
@@ -592,7 +592,7 @@ def length_sweep(
     Returns ``(model, {length: exact match})``, e.g. for ``utils.plot``-ing accuracy
     against length; chapter 02 runs it without attention, chapter 03 with.
     """
-    from .datasets import make_task  # the data module imports nothing from here
+    from ..datasets import make_task  # the data module imports nothing from here
 
     lengths = sorted(int(n) for n in lengths)
     if not lengths or lengths[0] < 1:
