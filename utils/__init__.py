@@ -23,6 +23,7 @@ Modules (one concept each):
 =================  ==========================================================
 """
 from .repro import *  # noqa: F401,F403
+from .validate import *  # noqa: F401,F403
 from .vocab import *  # noqa: F401,F403
 from .pairs import *  # noqa: F401,F403
 from .metrics import *  # noqa: F401,F403
