@@ -1,0 +1,192 @@
+"""utils.scratch.bidirectional: reversing within lengths, the gradient check, and parity with
+nn.LSTM / nn.GRU(bidirectional=True) on padded, packed batches given the same weights."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from utils.nn.rnn import to_torch, torch_grads
+from utils.scratch.bidirectional import (
+    Bidirectional,
+    length_mask,
+    reverse_within_lengths,
+)
+from utils.scratch.gradcheck import check_layer
+from utils.scratch.rnn import GRU, LSTM, RNN, PeepholeLSTM
+
+torch.set_num_threads(1)
+CELLS = [RNN, LSTM, PeepholeLSTM, GRU]
+LENGTHS = np.array([6, 4, 1, 6])  # full rows, a padded row, a one-step row
+
+
+def bidirectional_torch(layer: Bidirectional, torch_cls):
+    """nn.LSTM/GRU(bidirectional=True), float64, batch first, with the NumPy layer's weights.
+
+    torch names the backward direction's parameters like the forward's plus "_reverse"
+    (weight_ih_l0_reverse, ...); each direction's layout is that of utils.nn.rnn.to_torch.
+    """
+    module = torch_cls(layer.input_size, layer.hidden_size, batch_first=True, bidirectional=True,
+                       dtype=torch.float64)
+    with torch.no_grad():
+        for suffix, one_way in (("", layer.forward_layer), ("_reverse", layer.backward_layer)):
+            for name, p in to_torch(one_way).named_parameters():
+                getattr(module, name + suffix).copy_(p)
+    return module
+
+
+def run_packed(module, x, lengths):
+    """module over a packed batch -> (output (batch, T, 2H) zeros at padding, h_n (2, batch, H))."""
+    packed = pack_padded_sequence(x, torch.as_tensor(lengths), batch_first=True, enforce_sorted=False)
+    out, state = module(packed)
+    out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+    h_n = state[0] if isinstance(state, tuple) else state
+    return out, h_n
+
+
+# ------------------------------------------------------------------ reverse_within_lengths
+def test_reverse_within_lengths_keeps_padding_in_place():
+    x = np.array([[1, 2, 3, 0, 0], [1, 2, 3, 4, 5], [7, 0, 0, 0, 0]])
+    out = reverse_within_lengths(x, [3, 5, 1])
+    np.testing.assert_array_equal(out, [[3, 2, 1, 0, 0], [5, 4, 3, 2, 1], [7, 0, 0, 0, 0]])
+    np.testing.assert_array_equal(x[0], [1, 2, 3, 0, 0])  # the input is not modified
+
+
+def test_reverse_within_lengths_is_an_involution_and_moves_features_together():
+    x = np.random.default_rng(0).standard_normal((4, 6, 3))
+    out = reverse_within_lengths(x, LENGTHS)
+    np.testing.assert_array_equal(reverse_within_lengths(out, LENGTHS), x)
+    np.testing.assert_array_equal(out[1, 0], x[1, 3])  # a whole feature vector moves
+    np.testing.assert_array_equal(out[1, 4:], x[1, 4:])  # padding untouched
+    np.testing.assert_array_equal(reverse_within_lengths(x), x[:, ::-1])  # no lengths: a plain flip
+
+
+@pytest.mark.parametrize("lengths,message", [
+    ([3, 5], r"shape \(batch,\)"),
+    ([3, 0, 1], "between 1 and T"),
+    ([3, 6, 1], "between 1 and T"),
+    ([3.5, 2, 1], "integers"),
+    ([True, True, True], "integers"),
+])
+def test_reverse_within_lengths_rejects_bad_lengths(lengths, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        reverse_within_lengths(np.zeros((3, 5)), lengths)
+
+
+def test_length_mask():
+    np.testing.assert_array_equal(length_mask(np.array([2, 3]), 3), [[True, True, False], [True, True, True]])
+
+
+# ------------------------------------------------------------------ the layer
+@pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("return_sequences", [True, False], ids=["all", "last"])
+def test_gradient_check_with_padding(cell, return_sequences):
+    x = np.random.default_rng(1).standard_normal((4, 6, 3))
+    layer = Bidirectional(cell, 3, 4, rng=2)
+    errors = check_layer(layer, x, lengths=LENGTHS, return_sequences=return_sequences)
+    assert set(errors) == {f"{d}.{k}" for d in ("forward", "backward") for k in layer.forward_layer.params} | {"input"}
+    assert max(errors.values()) < 1e-6, errors
+
+
+def test_a_broken_backward_fails_the_check():
+    """Not reversing the backward half's gradient is caught: the check can fail."""
+    class NotReReversed(Bidirectional):
+        def backward(self, dh):
+            H, lengths = self.hidden_size, self.cache["lengths"]
+            dh = dh * self.cache["mask"]
+            dx_b = self.backward_layer.backward(dh[:, :, H:])  # missing: reverse within lengths
+            return self.forward_layer.backward(dh[:, :, :H]) + reverse_within_lengths(dx_b, lengths)
+
+    x = np.random.default_rng(1).standard_normal((4, 6, 3))
+    errors = check_layer(NotReReversed(GRU, 3, 4, rng=2), x, lengths=LENGTHS)
+    assert min(errors[k] for k in errors if k.startswith("backward.") or k == "input") > 1e-2
+
+
+def test_states_concatenate_a_forward_and_a_backward_read():
+    x = np.random.default_rng(3).standard_normal((4, 6, 3))
+    layer = Bidirectional(LSTM, 3, 5, rng=4)
+    hs = layer.forward(x, LENGTHS)  # (batch, T, 2H)
+    assert hs.shape == (4, 6, 10)
+    b, n = 1, LENGTHS[1]  # a padded row, read on its own without padding
+    alone_forward = layer.forward_layer.forward(x[b:b + 1, :n])  # (1, n, H)
+    alone_backward = layer.backward_layer.forward(x[b:b + 1, :n][:, ::-1])[:, ::-1]  # (1, n, H)
+    np.testing.assert_allclose(hs[b, :n, :5], alone_forward[0], atol=1e-14)
+    np.testing.assert_allclose(hs[b, :n, 5:], alone_backward[0], atol=1e-14)
+    assert np.all(hs[b, n:] == 0.0)  # zeros at padding
+
+
+def test_padding_does_not_change_the_states():
+    rng = np.random.default_rng(5)
+    layer = Bidirectional(GRU, 3, 4, rng=6)
+    x = rng.standard_normal((4, 6, 3))
+    garbage = x.copy()
+    garbage[~length_mask(LENGTHS, 6)] = 100.0  # any values at padding
+    longer = np.concatenate([x, rng.standard_normal((4, 3, 3))], axis=1)  # three more pad steps
+    hs = layer.forward(x, LENGTHS)
+    np.testing.assert_array_equal(layer.forward(garbage, LENGTHS), hs)
+    np.testing.assert_allclose(layer.forward(longer, LENGTHS)[:, :6], hs, atol=1e-14)
+    # Reversing the whole padded row instead (the classic mistake) changes the padded rows' states.
+    wrong = np.concatenate([layer.forward_layer.forward(x),
+                            layer.backward_layer.forward(x[:, ::-1])[:, ::-1]], axis=2)
+    assert np.abs(wrong[1, :4] - hs[1, :4]).max() > 1e-2
+    np.testing.assert_allclose(wrong[0], hs[0], atol=1e-14)  # a full row is not affected
+
+
+def test_final_states_are_each_directions_last_state():
+    x = np.random.default_rng(7).standard_normal((4, 6, 3))
+    layer = Bidirectional(RNN, 3, 2, rng=8)
+    hs = layer.forward(x, LENGTHS)
+    last = layer.forward(x, LENGTHS, return_sequences=False)  # (batch, 2H)
+    for b, n in enumerate(LENGTHS):
+        np.testing.assert_array_equal(last[b, :2], hs[b, n - 1, :2])
+        np.testing.assert_array_equal(last[b, 2:], hs[b, 0, 2:])
+
+
+@pytest.mark.parametrize("cell,torch_cls", [(LSTM, nn.LSTM), (GRU, nn.GRU)], ids=["LSTM", "GRU"])
+def test_equals_torch_bidirectional_on_a_packed_batch(cell, torch_cls):
+    rng = np.random.default_rng(9)
+    layer = Bidirectional(cell, 3, 5, rng=10)
+    for p in layer.params.values():
+        p *= 2.0  # leave the gates' linear range
+    module = bidirectional_torch(layer, torch_cls)
+    x = rng.standard_normal((4, 6, 3))
+    x[~length_mask(LENGTHS, 6)] = 0.0  # what padding embeds to; torch never reads it when packed
+    hs = layer.forward(x, LENGTHS)
+    dh = rng.standard_normal(hs.shape) * length_mask(LENGTHS, 6)[:, :, None]
+    dx = layer.backward(dh)
+
+    xt = torch.tensor(x, requires_grad=True)
+    out, h_n = run_packed(module, xt, LENGTHS)
+    np.testing.assert_allclose(out.detach().numpy(), hs, atol=1e-12, rtol=0)
+    final = layer.final_states(hs, LENGTHS)  # (batch, 2H) = [h_n[0] ; h_n[1]]
+    np.testing.assert_allclose(torch.cat([h_n[0], h_n[1]], dim=1).detach().numpy(), final, atol=1e-12, rtol=0)
+
+    (out * torch.tensor(dh)).sum().backward()
+    np.testing.assert_allclose(xt.grad.numpy(), dx, atol=1e-12, rtol=0)
+    for prefix, suffix, one_way in (("forward.", "", layer.forward_layer), ("backward.", "_reverse", layer.backward_layer)):
+        single = to_torch(one_way)  # a one-way module to read the gradients under NumPy names
+        for name, p in single.named_parameters():
+            p.grad = getattr(module, name + suffix).grad.clone()
+        for name, g in torch_grads(single).items():
+            np.testing.assert_allclose(g, layer.grads[prefix + name], atol=1e-12, rtol=0, err_msg=prefix + name)
+
+
+def test_bad_input_is_named():
+    layer = Bidirectional(GRU, 3, 4, rng=0)
+    with pytest.raises(ValueError, match="between 1 and T"):
+        layer.forward(np.zeros((2, 5, 3)), [5, 6])
+    with pytest.raises(ValueError, match="input_size"):
+        layer.forward(np.zeros((2, 5, 4)))
+    with pytest.raises(ValueError, match="NaN"):
+        layer.forward(np.full((2, 5, 3), np.nan))
+    with pytest.raises(RuntimeError, match="before forward"):
+        Bidirectional(GRU, 3, 4).backward(np.zeros((2, 5, 8)))
+    layer.forward(np.zeros((2, 5, 3)))
+    with pytest.raises(ValueError, match=r"\(batch, T, 2H\)"):
+        layer.backward(np.zeros((2, 5, 4)))
+    with pytest.raises(TypeError, match="cell"):
+        Bidirectional(nn.GRU, 3, 4)
+    with pytest.raises(TypeError, match="same cell"):
+        Bidirectional.from_layers(GRU(3, 4), LSTM(3, 4))
+    with pytest.raises(ValueError, match="same input_size"):
+        Bidirectional.from_layers(GRU(3, 4), GRU(3, 5))
