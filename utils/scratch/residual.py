@@ -29,7 +29,7 @@ import numpy as np
 
 from .rnn import GRU, LSTM, RNN
 
-__all__ = ["TanhDense", "Residual", "Stack", "deep_rnn", "depthwise_gradient_norms", "RECURRENT_CELLS"]
+__all__ = ["RECURRENT_CELLS", "Residual", "Stack", "TanhDense", "deep_rnn", "depthwise_gradient_norms"]
 
 RECURRENT_CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
