@@ -11,16 +11,16 @@ LETTERS = ["c", "i", "t", "e"]
 X0, DX, BOX = 210, 100, 64  # left edge of the first column, column spacing, box width
 
 parts = [
-    f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-    f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="Helvetica, Arial, sans-serif" font-size="14">',
+    (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+    f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="Helvetica, Arial, sans-serif" font-size="14">'),
     "<defs>",
     *(f'<marker id="arrow-{name}" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
       f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker>'
       for name, color in (("f", FORWARD), ("b", BACKWARD), ("g", GREY), ("c", BOTH))),
     "</defs>",
     f'<rect width="{WIDTH}" height="{HEIGHT}" fill="white"/>',
-    '<text x="20" y="30" font-size="18" font-weight="bold">A bidirectional encoder: every state sees the '
-    "letters before it and after it</text>",
+    ('<text x="20" y="30" font-size="18" font-weight="bold">A bidirectional encoder: every state sees the '
+    "letters before it and after it</text>"),
 ]
 
 
