@@ -23,8 +23,25 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install everything
 
-lab: $(STAMP)  ## open the course in JupyterLab
-	$(VENV)/bin/jupyter lab chapters/
+# Readers in containers are often root, which Jupyter refuses without --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+SITE_STAMP := $(VENV)/.installed-site
+.PHONY: setup-site site slides
+
+$(SITE_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet $(PIP_ARGS) -e '.[site]'
+	@touch $(SITE_STAMP)
+
+setup-site: $(SITE_STAMP)  ## install the 'site' extra: Sphinx + MyST-NB, MathJax, reveal.js, RISE, Playwright
+
+lab: $(STAMP)  ## open the course in JupyterLab (as root too)
+	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) chapters/
+
+site: $(SITE_STAMP)  ## build the course website from the stored outputs into _build/site (open _build/site/index.html)
+	$(PY) -m tools.site build
+
+slides: $(SITE_STAMP)  ## build reveal.js slides of every chapter into _build/slides (open _build/slides/index.html)
+	$(PY) -m tools.slides build
 
 test: $(STAMP)  ## run every test: utils, data, notebook pairing, and strict nbval over every notebook
 	OMP_NUM_THREADS=1 $(PY) -m pytest tests chapters $(NBVAL) -q
