@@ -1,10 +1,20 @@
-"""utils.nn.attention: masked softmax, dot scores, the dot attention layer."""
+"""utils.nn.attention: masked softmax, the scores, local windows, the attention layer."""
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from utils.nn.attention import ATTENTIONS, DotAttention, dot_score, make_attention, masked_softmax
+from utils.nn.attention import (
+    SCORES,
+    AdditiveScore,
+    Attention,
+    DotScore,
+    GeneralScore,
+    LocalWindow,
+    ScaledDotScore,
+    make_score,
+    masked_softmax,
+)
 from utils.scratch.attention import softmax_np
 
 
@@ -130,39 +140,136 @@ def test_masked_softmax_matches_numpy_twin_with_minus_inf():
                                atol=1e-12)
 
 
-def test_dot_score_and_errors():
-    q = torch.randn(2, 3, 4)
-    k = torch.randn(2, 5, 4)
-    scores = dot_score(q, k)
-    assert scores.shape == (2, 3, 5)
-    torch.testing.assert_close(scores[1, 2, 4], q[1, 2] @ k[1, 4])
-    with pytest.raises(ValueError, match="hidden size"):
-        dot_score(q, torch.randn(2, 5, 3))
-    with pytest.raises(ValueError, match="hidden"):
-        dot_score(q[0], k)
+def test_each_score_computes_its_formula():
+    g = torch.Generator().manual_seed(0)
+    q, k = torch.randn(2, 3, 4, generator=g), torch.randn(2, 5, 6, generator=g)
+    k4 = k[..., :4]
+    dot = DotScore(4)(q, k4)
+    torch.testing.assert_close(dot[1, 2, 4], q[1, 2] @ k4[1, 4])
+    torch.testing.assert_close(ScaledDotScore(4)(q, k4), dot / 2.0)
+    general = GeneralScore(4, 6)
+    W = general.W.weight  # (query_size, key_size)
+    torch.testing.assert_close(general(q, k)[1, 2, 4], q[1, 2] @ W @ k[1, 4])
+    additive = AdditiveScore(4, 6, attn_size=7)
+    expected = additive.v.weight[0] @ torch.tanh(additive.W_q.weight @ q[0, 1] + additive.W_k.weight @ k[0, 3]
+                                                 + additive.W_k.bias)
+    torch.testing.assert_close(additive(q, k)[0, 1, 3], expected)
+    assert additive(q, k).shape == general(q, k).shape == (2, 3, 5)
 
 
-def test_dot_attention_ignores_padding():
+def test_concat_is_additive_and_every_name_builds():
+    assert SCORES["concat"] is AdditiveScore
+    for name in SCORES:
+        score = make_score(name, 8, 8)
+        assert score(torch.randn(1, 2, 8), torch.randn(1, 3, 8)).shape == (1, 2, 3)
+    with pytest.raises(ValueError, match="one of"):
+        make_score("dott", 8, 8)
+    with pytest.raises(TypeError, match="name"):
+        make_score(None, 8, 8)
+
+
+def test_dot_score_refuses_different_sizes_and_says_what_to_use():
+    with pytest.raises(ValueError, match="general"):
+        DotScore(4, 8)
+    with pytest.raises(ValueError, match="key size 4"):
+        DotScore(4)(torch.randn(2, 3, 4), torch.randn(2, 5, 3))
+    with pytest.raises(ValueError, match="batch"):
+        DotScore(4)(torch.randn(2, 3, 4), torch.randn(3, 5, 4))
+    with pytest.raises(ValueError, match="tgt_len"):
+        DotScore(4)(torch.randn(3, 4), torch.randn(2, 5, 4))
+
+
+def test_scaled_dot_keeps_score_variance_near_one():
+    g = torch.Generator().manual_seed(0)
+    for d in (4, 64, 512):
+        q, k = torch.randn(64, 1, d, generator=g), torch.randn(64, 200, d, generator=g)
+        assert DotScore(d)(q, k).var().item() == pytest.approx(d, rel=0.15)
+        assert ScaledDotScore(d)(q, k).var().item() == pytest.approx(1.0, rel=0.15)
+
+
+@pytest.mark.parametrize("score", ["dot", "general", "additive"])
+def test_attention_ignores_padding(score):
     """Adding pad positions (any values) to the source changes neither context nor weights."""
     g = torch.Generator().manual_seed(3)
-    att = DotAttention()
+    torch.manual_seed(0)
+    att = Attention(make_score(score, 4, 4))
     q = torch.randn(1, 2, 4, generator=g)
     keys = torch.randn(1, 3, 4, generator=g)
-    ctx, w = att(q, keys, torch.ones(1, 3, dtype=torch.bool))
+    ctx, w = att(q, keys, mask=torch.ones(1, 3, dtype=torch.bool))
     padded = torch.cat([keys, 100 * torch.randn(1, 4, 4, generator=g)], dim=1)  # 4 junk positions
     mask = torch.tensor([[True] * 3 + [False] * 4])
-    ctx_p, w_p = att(q, padded, mask)
+    ctx_p, w_p = att(q, padded, mask=mask)
     torch.testing.assert_close(ctx_p, ctx)
     torch.testing.assert_close(w_p[..., :3], w)
     assert (w_p[..., 3:] == 0).all()
-    with pytest.raises(ValueError, match="mask must be"):
-        att(q, padded, mask[:, :3])
+    with pytest.raises(ValueError, match="padding mask"):
+        att(q, padded, mask=mask[:, :3])
 
 
-def test_registry():
-    assert "dot" in ATTENTIONS
-    assert isinstance(make_attention("dot", 8), DotAttention)
-    with pytest.raises(ValueError, match="unknown attention"):
-        make_attention("dott", 8)
-    with pytest.raises(TypeError):
-        make_attention(True, 8)
+def test_attention_with_values_different_from_keys():
+    g = torch.Generator().manual_seed(0)
+    q, keys, values = torch.randn(2, 3, 4, generator=g), torch.randn(2, 5, 4, generator=g), torch.randn(2, 5, 7, generator=g)
+    ctx, w = Attention(DotScore(4))(q, keys, values)
+    assert ctx.shape == (2, 3, 7)
+    torch.testing.assert_close(ctx, w @ values)
+    torch.testing.assert_close(w, torch.softmax(q @ keys.transpose(1, 2), -1))
+    with pytest.raises(ValueError, match="values"):
+        Attention(DotScore(4))(q, keys, values[:, :4])
+    with pytest.raises(TypeError, match="score module"):
+        Attention("dot")
+
+
+def test_attention_takes_a_full_mask_per_step():
+    q, keys = torch.randn(1, 2, 4), torch.randn(1, 3, 4)
+    mask = torch.tensor([[[True, False, False], [True, True, False]]])  # (batch, tgt, src): causal-like
+    _, w = Attention(DotScore(4))(q, keys, mask=mask)
+    assert (w[0, 0, 1:] == 0).all() and w[0, 0, 0] == 1 and (w[0, 1, 2] == 0)
+
+
+def test_local_m_window_is_2D_plus_1_positions_around_t():
+    torch.manual_seed(0)
+    S, T, D = 12, 9, 2
+    att = Attention(GeneralScore(4, 4), LocalWindow("local-m", D, 4))
+    q, keys = torch.randn(2, T, 4), torch.randn(2, S, 4)
+    lengths = torch.tensor([S, 6])
+    mask = torch.arange(S).unsqueeze(0) < lengths.unsqueeze(1)
+    _, w = att(q, keys, mask=mask, src_lengths=lengths, steps=torch.arange(T))
+    for t in range(T):
+        allowed = [j for j in range(S) if abs(j - t) <= D]
+        assert (w[0, t, [j for j in range(S) if j not in allowed]] == 0).all()
+        assert (w[0, t, allowed] > 0).all() and len(allowed) <= 2 * D + 1
+    # Past the short source's end the centre stays at its last position: weights never on padding.
+    assert (w[1, :, 6:] == 0).all()
+    torch.testing.assert_close(w.sum(-1), torch.ones(2, T))
+    with pytest.raises(ValueError, match="src_lengths"):
+        att(q, keys, mask=mask)
+
+
+def test_local_p_window_moves_with_p_t_and_trains_W_p():
+    torch.manual_seed(0)
+    D, S = 2, 20
+    window = LocalWindow("local-p", D, 4)
+    att = Attention(GeneralScore(4, 4), window)
+    q, keys = torch.randn(1, 6, 4), torch.randn(1, S, 4)
+    lengths = torch.tensor([S])
+    _, w = att(q, keys, src_lengths=lengths, steps=torch.arange(6))
+    p = window.centres(q, lengths, torch.arange(6))[0]  # (6,)
+    assert (p >= 0).all() and (p <= S - 1).all()
+    for t in range(6):
+        outside = (torch.arange(S).float() - p[t]).abs() > D
+        assert (w[0, t, outside] == 0).all() and (w[0, t, ~outside] > 0).all()
+        # the Gaussian multiplies the softmax, so the window's weights sum to less than 1
+        assert w[0, t].sum() < 1
+    w.sum().backward()  # the Gaussian lets the gradient reach the layer that predicts p_t
+    assert window.W_p.weight.grad is not None and window.W_p.weight.grad.abs().sum() > 0
+    assert window.v_p.weight.grad.abs().sum() > 0
+    # Change the predictor and the window moves with p_t.
+    with torch.no_grad():
+        window.v_p.weight.mul_(-3.0)
+        _, w_moved = att(q, keys, src_lengths=lengths, steps=torch.arange(6))
+        p_moved = window.centres(q, lengths, torch.arange(6))[0]
+    assert (p_moved - p).abs().max() > 1
+    t = int((p_moved - p).abs().argmax())
+    assert ((w_moved[0, t] > 0) != (w[0, t] > 0)).any()
+    with pytest.raises(ValueError, match="one of"):
+        LocalWindow("local-x", 2, 4)

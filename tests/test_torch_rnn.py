@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from utils.scratch.rnn import GRU, LSTM, RNN, PeepholeLSTM
-from utils.nn.rnn import TorchPeepholeLSTM, TorchPeepholeLSTMCell, from_torch, to_torch, torch_grads
+from utils.nn.rnn import PeepholeLSTM as TorchPeepholeLSTM
+from utils.nn.rnn import PeepholeLSTMCell, from_torch, to_torch, torch_grads
 
 torch.set_num_threads(1)
 PAIRS = [(RNN, nn.RNN), (LSTM, nn.LSTM), (PeepholeLSTM, TorchPeepholeLSTM), (GRU, nn.GRU)]
@@ -78,7 +79,7 @@ def test_gru_keeps_b_hn_apart():
 
 def test_peephole_cell_without_peepholes_equals_lstm_cell():
     torch.manual_seed(0)
-    cell = TorchPeepholeLSTMCell(3, 4, dtype=torch.float64)
+    cell = PeepholeLSTMCell(3, 4, dtype=torch.float64)
     ref = nn.LSTMCell(3, 4, dtype=torch.float64)
     with torch.no_grad():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):

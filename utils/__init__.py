@@ -8,28 +8,39 @@ Modules (one concept each):
 =================  ==========================================================
 ``repro``          ``setup(seed)``: seeding, one torch thread, device choice
 ``vocab``          ``Vocab``: tokens <-> ids, special tokens, padding a batch
-``pairs``          ``load_pairs``/``save_pairs``: (source, target) TSV files
 ``metrics``        ``exact_match``, ``token_accuracy``, ``edit_distance``
 ``plots``          ``plot_attention`` heatmaps, ``plot_history`` training curves
 ``training``       ``fit``: the training loop (progress bar, clipping, early stop)
 ``checkers*``      exercise checkers that say *what* is wrong (one module a chapter)
-``datasets``       synthetic tasks, multi-locale dates, CMUdict pronunciations
-``gradcheck``      numerical gradient check for the from-scratch layers
-``numpy_rnn``      RNN, LSTM, peephole LSTM and GRU in NumPy, with BPTT
-``torch_rnn``      the peephole LSTM in torch (torch.nn has none)
-``numpy_layers``   textbook attention layers in NumPy (AttentionWeight, WeightedSum)
-``attention``      masked softmax and attention score functions (torch)
-``seq2seq``        encoder, decoders, ``train_seq2seq`` and the model API
+``datasets``       synthetic tasks, dates, CMUdict, ``load_pairs``/``save_pairs`` files
+``scratch``        the NumPy family: RNN/LSTM/GRU with BPTT, attention layers, gradcheck
+``nn``             the torch family: attention (score x placement), encoders, decoders,
+                   ``Seq2Seq`` (translate, beam search, trace), ``train_seq2seq``
+``experiments``    ``length_sweep``, ``accuracy_by_length``, ``teacher_forcing_accuracy``
 =================  ==========================================================
 """
 from .repro import *  # noqa: F401,F403
 from .validate import *  # noqa: F401,F403
 from .vocab import *  # noqa: F401,F403
-from .pairs import *  # noqa: F401,F403
 from .metrics import *  # noqa: F401,F403
 from .plots import *  # noqa: F401,F403
 from .training import *  # noqa: F401,F403
 from .datasets import *  # noqa: F401,F403
-from .scratch import *  # noqa: F401,F403
-from .nn import *  # noqa: F401,F403
+from . import scratch  # noqa: F401  the NumPy family, by its own names: utils.scratch.GRU, utils.scratch.softmax
+# Top-level names of the NumPy family that chapters 02-03 still use (remove once they say utils.scratch.X):
+from .scratch import Attention, AttentionWeight, TimeAttention, WeightedSum, check_layer, numerical_gradient  # noqa: F401
+from .scratch import softmax as softmax_np  # noqa: F401
+from . import nn  # noqa: F401  the torch family, by its own names: utils.nn.Encoder, utils.nn.PeepholeLSTM
+from .nn import (  # noqa: F401  the torch names the chapters use in prose
+    ATTENTION_PRESETS,
+    AttentionConfig,
+    Batch,
+    ModelConfig,
+    Seq2Seq,
+    TrainConfig,
+    masked_cross_entropy,
+    masked_softmax,
+    train_seq2seq,
+)
 from .checkers import *  # noqa: F401,F403
+from .experiments import *  # noqa: F401,F403

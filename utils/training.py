@@ -22,6 +22,8 @@ from typing import Any, Callable, Iterable
 import torch
 from tqdm.std import tqdm as _tqdm_text
 
+from .validate import finite_float, positive_float, positive_int
+
 __all__ = ["fit", "History", "progress"]
 
 
@@ -86,6 +88,7 @@ def fit(
     evaluate: Callable[[torch.nn.Module], float] | None = None,
     target: float | None = None,
     metric_name: str = "metric",
+    scheduler: Any = None,
     desc: str = "train",
     progress_bar: bool = True,
     verbose: bool = True,
@@ -99,14 +102,18 @@ def fit(
     clip: maximum global gradient norm (None: no clipping).
     evaluate(model) -> float, run after each epoch in eval mode under ``torch.no_grad()``.
     target: stop as soon as the metric is >= target (needs ``evaluate``).
+    scheduler: a ``torch.optim.lr_scheduler`` stepped once at the end of every epoch (or None).
     Prints one summary line at the end when ``verbose``.
     """
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if target is not None and evaluate is None:
-        raise ValueError("target needs an evaluate function to compare against")
-    if clip is not None and clip <= 0:
-        raise ValueError(f"clip must be positive or None, got {clip}")
+    epochs = positive_int("epochs", epochs)
+    if target is not None:
+        if evaluate is None:
+            raise ValueError("target needs an evaluate function to compare against")
+        target = finite_float("target", target)
+    if clip is not None:
+        clip = positive_float("clip", clip)  # clip=nan would pass `clip <= 0` and give NaN weights
+    for group in optimizer.param_groups:
+        positive_float("the optimizer's lr", group["lr"])
     history = History(metric_name=metric_name)
     start = time.perf_counter()
     # Flush what was printed before the bar (stdout) and, below, the bar itself (stderr), so a
@@ -131,15 +138,28 @@ def fit(
                     torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
                 optimizer.step()
                 total += loss.item()
+                if not math.isfinite(total):
+                    raise FloatingPointError(
+                        f"loss became {total} in epoch {epoch + 1}: lower the learning rate or clip gradients")
                 count += 1
             if count == 0:
                 raise ValueError(f"epoch {epoch + 1} had no batches")
+            bad = [name for name, p in model.named_parameters() if not torch.isfinite(p).all()]
+            if bad:
+                raise FloatingPointError(
+                    f"after epoch {epoch + 1} the parameters {bad[:3]} hold NaN or inf: the learning rate "
+                    f"({optimizer.param_groups[0]['lr']}) is probably too high, or a gradient exploded (clip it)")
+            if scheduler is not None:
+                scheduler.step()
             history.loss.append(total / count)
             postfix = f" loss={history.loss[-1]:.4f}"
             if evaluate is not None:
                 model.eval()
                 with torch.no_grad():
                     value = float(evaluate(model))
+                if not math.isfinite(value):
+                    raise FloatingPointError(f"evaluate returned {value} after epoch {epoch + 1}: the metric must be "
+                                             "a finite number (check the model and the evaluate function)")
                 history.metric.append(value)
                 postfix += f" {metric_name}={value:.3f}"
             bar.set_postfix_str(postfix.strip(), refresh=False)

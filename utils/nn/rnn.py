@@ -1,11 +1,11 @@
-"""Recurrent layers in torch that ``torch.nn`` lacks, and conversion to/from ``utils.numpy_rnn``.
+"""Recurrent layers in torch that ``torch.nn`` lacks, and conversion to/from ``utils.scratch.rnn``.
 
-* :class:`TorchPeepholeLSTMCell` / :class:`TorchPeepholeLSTM`: an LSTM whose gates also read the cell
+* :class:`PeepholeLSTMCell` / :class:`PeepholeLSTM`: an LSTM whose gates also read the cell
   state (f and i read c_{t-1}, o reads c_t), laid out like ``torch.nn.LSTMCell`` /
   ``torch.nn.LSTM`` (stacked weights in torch's gate order i, f, g, o) plus three peephole
   vectors ``w_ci``, ``w_cf``, ``w_co``.
 * :func:`to_torch` and :func:`from_torch`: copy the weights of a NumPy layer into the matching
-  torch module (``nn.RNN``, ``nn.LSTM``, ``nn.GRU``, :class:`TorchPeepholeLSTM`, all batch first)
+  torch module (``nn.RNN``, ``nn.LSTM``, ``nn.GRU``, :class:`PeepholeLSTM`, all batch first)
   and back, so the two can be compared on the same weights.
 
 torch's layouts, which the conversion has to respect:
@@ -25,10 +25,10 @@ import torch
 from torch import nn
 
 from ..scratch.rnn import GRU, LSTM, RNN
-from ..scratch.rnn import PeepholeLSTM as NumpyPeepholeLSTM
+from ..scratch.rnn import PeepholeLSTM as ScratchPeepholeLSTM
 
-# The torch classes carry a "Torch" prefix: utils.PeepholeLSTM is the NumPy layer.
-__all__ = ["TorchPeepholeLSTMCell", "TorchPeepholeLSTM", "to_torch", "from_torch", "torch_grads"]
+# Named as in utils.scratch.rnn: utils.nn.PeepholeLSTM is the torch twin of utils.scratch.PeepholeLSTM.
+__all__ = ["PeepholeLSTMCell", "PeepholeLSTM", "to_torch", "from_torch", "torch_grads"]
 
 LSTM_GATES = ("i", "f", "g", "o")  # torch's order in the stacked LSTM weights
 GRU_GATES = ("r", "z", "n")  # torch's order in the stacked GRU weights
@@ -47,7 +47,7 @@ def _check_state(state, shape: tuple, shape_doc: str, name: str):
     return state
 
 
-class TorchPeepholeLSTMCell(nn.Module):
+class PeepholeLSTMCell(nn.Module):
     """One peephole-LSTM step; the same weights and layout as ``nn.LSTMCell`` plus peepholes.
 
     forward(x (batch, input), state=(h, c) each (batch, hidden) or None) -> (h, c).
@@ -80,7 +80,7 @@ class TorchPeepholeLSTMCell(nn.Module):
             zeros = x.new_zeros(x.shape[0], self.hidden_size)
             state = (zeros, zeros)
         h_prev, c_prev = _check_state(state, (x.shape[0], self.hidden_size), "(batch, hidden_size)",
-                                      "TorchPeepholeLSTMCell")  # (batch, hidden) each
+                                      "PeepholeLSTMCell")  # (batch, hidden) each
         a = x @ self.weight_ih.T + self.bias_ih + h_prev @ self.weight_hh.T + self.bias_hh  # (batch, 4H)
         a_i, a_f, a_g, a_o = a.chunk(4, dim=1)  # torch's gate order
         i = torch.sigmoid(a_i + self.w_ci * c_prev)  # peeks at c_{t-1}
@@ -92,7 +92,7 @@ class TorchPeepholeLSTMCell(nn.Module):
         return h, c
 
 
-class TorchPeepholeLSTM(nn.Module):
+class PeepholeLSTM(nn.Module):
     """A peephole LSTM over a whole sequence, with ``nn.LSTM``'s interface (one layer).
 
     forward(x (batch, T, input) if batch_first else (T, batch, input), state=None)
@@ -102,7 +102,7 @@ class TorchPeepholeLSTM(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, batch_first: bool = True, dtype=None):
         super().__init__()
-        self.cell = TorchPeepholeLSTMCell(input_size, hidden_size, dtype=dtype)
+        self.cell = PeepholeLSTMCell(input_size, hidden_size, dtype=dtype)
         self.input_size, self.hidden_size, self.batch_first = input_size, hidden_size, batch_first
 
     def forward(self, x: torch.Tensor, state=None):
@@ -114,7 +114,7 @@ class TorchPeepholeLSTM(nn.Module):
             raise ValueError("x is an empty sequence (T = 0)")
         if state is not None:  # (h_0, c_0), each (1, batch, hidden) like nn.LSTM's
             h_0, c_0 = _check_state(state, (1, x.shape[0], self.hidden_size),
-                                    "(num_layers=1, batch, hidden_size)", "TorchPeepholeLSTM")
+                                    "(num_layers=1, batch, hidden_size)", "PeepholeLSTM")
             state = (h_0[0], c_0[0])  # (batch, hidden) each
         outputs = []
         for t in range(x.shape[1]):
@@ -139,12 +139,12 @@ def _n(tensor: torch.Tensor) -> np.ndarray:
 def to_torch(layer):
     """A float64, batch-first torch module with the weights of NumPy ``layer``.
 
-    ``utils.numpy_rnn`` RNN -> ``nn.RNN``, LSTM -> ``nn.LSTM``, GRU -> ``nn.GRU``,
-    PeepholeLSTM -> :class:`TorchPeepholeLSTM`. Biases go to ``bias_ih``; ``bias_hh``
+    ``utils.scratch.rnn`` RNN -> ``nn.RNN``, LSTM -> ``nn.LSTM``, GRU -> ``nn.GRU``,
+    PeepholeLSTM -> :class:`PeepholeLSTM`. Biases go to ``bias_ih``; ``bias_hh``
     is zero except the GRU's ``b_hn``.
     """
     if not isinstance(layer, (RNN, LSTM, GRU)):
-        raise TypeError(f"to_torch expects a utils.numpy_rnn RNN, LSTM, PeepholeLSTM or GRU, got {type(layer).__name__}")
+        raise TypeError(f"to_torch expects a utils.scratch.rnn RNN, LSTM, PeepholeLSTM or GRU, got {type(layer).__name__}")
     D, H, p = layer.input_size, layer.hidden_size, layer.params
     if isinstance(layer, RNN):
         module = nn.RNN(D, H, batch_first=True, dtype=torch.float64)
@@ -156,8 +156,8 @@ def to_torch(layer):
             "hh": np.concatenate([p[f"W_h{g}"] for g in LSTM_GATES]),
             "b": np.concatenate([p[f"b_{g}"] for g in LSTM_GATES]),
         }
-        if isinstance(layer, NumpyPeepholeLSTM):
-            module = TorchPeepholeLSTM(D, H, batch_first=True, dtype=torch.float64)
+        if isinstance(layer, ScratchPeepholeLSTM):
+            module = PeepholeLSTM(D, H, batch_first=True, dtype=torch.float64)
             weights = {"cell.weight_ih": stacked["ih"], "cell.weight_hh": stacked["hh"],
                        "cell.bias_ih": stacked["b"], "cell.bias_hh": np.zeros(4 * H),
                        "cell.w_ci": p["w_ci"], "cell.w_cf": p["w_cf"], "cell.w_co": p["w_co"]}
@@ -209,10 +209,10 @@ def _named_arrays(module: nn.Module, grads: bool) -> tuple[type, dict[str, np.nd
     def bias_sum(b_ih: torch.Tensor, b_hh: torch.Tensor) -> np.ndarray:
         return get(b_ih) if grads else get(b_ih) + get(b_hh)
 
-    if isinstance(module, TorchPeepholeLSTM):
+    if isinstance(module, PeepholeLSTM):
         cell = module.cell
         ih, hh, bias = cell.weight_ih, cell.weight_hh, (cell.bias_ih, cell.bias_hh)
-        cls = NumpyPeepholeLSTM
+        cls = ScratchPeepholeLSTM
     elif isinstance(module, (nn.LSTM, nn.GRU, nn.RNN)):
         kind = type(module).__name__
         _single_layer(module, kind)
@@ -221,7 +221,7 @@ def _named_arrays(module: nn.Module, grads: bool) -> tuple[type, dict[str, np.nd
         ih, hh, bias = module.weight_ih_l0, module.weight_hh_l0, (module.bias_ih_l0, module.bias_hh_l0)
         cls = {"LSTM": LSTM, "GRU": GRU, "RNN": RNN}[kind]
     else:
-        raise TypeError(f"from_torch expects nn.RNN, nn.LSTM, nn.GRU or utils.TorchPeepholeLSTM, "
+        raise TypeError(f"from_torch expects nn.RNN, nn.LSTM, nn.GRU or utils.PeepholeLSTM, "
                         f"got {type(module).__name__}")
 
     out: dict[str, np.ndarray] = {}
@@ -241,17 +241,17 @@ def _named_arrays(module: nn.Module, grads: bool) -> tuple[type, dict[str, np.nd
         b = dict(zip(LSTM_GATES, np.split(bias_sum(*bias), 4)))
         for g in LSTM_GATES:
             out[f"W_x{g}"], out[f"W_h{g}"], out[f"b_{g}"] = W_x[g], W_h[g], b[g]
-        if cls is NumpyPeepholeLSTM:
+        if cls is ScratchPeepholeLSTM:
             for name in ("w_ci", "w_cf", "w_co"):
                 out[name] = get(getattr(module.cell, name))
     return cls, out
 
 
 def from_torch(module: nn.Module):
-    """A ``utils.numpy_rnn`` layer (float64) with the weights of a torch module.
+    """A ``utils.scratch.rnn`` layer (float64) with the weights of a torch module.
 
     Accepts a one-layer, unidirectional ``nn.RNN`` (tanh), ``nn.LSTM``, ``nn.GRU`` (all with
-    bias) or :class:`TorchPeepholeLSTM`; raises TypeError/ValueError for anything else.
+    bias) or :class:`PeepholeLSTM`; raises TypeError/ValueError for anything else.
     """
     cls, arrays = _named_arrays(module, grads=False)
     first = next(iter(arrays.values()))  # (hidden, input) input weights of the first gate

@@ -1,20 +1,14 @@
-"""utils.nn.seq2seq: encoder/decoders, padding, greedy decoding, the train_seq2seq API."""
+"""utils.nn.model / train / experiments: the Seq2Seq API on trained models, padding, the train_seq2seq API."""
 import numpy as np
 import pytest
 import torch
 
 import utils
-from utils.nn.seq2seq import (
-    AttentionDecoder,
-    Encoder,
-    PlainDecoder,
-    Seq2Seq,
-    accuracy_by_length,
-    make_batches,
-    masked_cross_entropy,
-    teacher_forcing_accuracy,
-    train_seq2seq,
-)
+from utils.experiments import accuracy_by_length, teacher_forcing_accuracy
+from utils.nn.decoder import DecoderState, LuongDecoder, PlainDecoder
+from utils.nn.encoder import Encoder
+from utils.nn.model import Seq2Seq, masked_cross_entropy
+from utils.nn.train import make_batches, train_seq2seq
 from utils.vocab import Vocab
 
 # A tiny task that trains in about a second: reverse 3-6 letters over a 6-letter alphabet.
@@ -131,16 +125,15 @@ def test_a_source_with_no_known_symbol_warns_and_names_them(dot_model):
         dot_model.translate("abzzc")
 
 
-def test_cell_defaults_agree():
+def test_one_default_per_setting():
+    """Seq2Seq and train_seq2seq build the same model when given nothing: the defaults live in ModelConfig."""
     src = Vocab.build(["abc"])
-    model = Seq2Seq(src, src, hidden_size=4, embed_size=2)
-    assert model.cell == "lstm"
-    assert isinstance(model.encoder.rnn, torch.nn.LSTM) and isinstance(model.decoder.rnn, torch.nn.LSTM)
-    import inspect
-
-    assert inspect.signature(train_seq2seq).parameters["cell"].default == "lstm"
-    for block in (Encoder, PlainDecoder, AttentionDecoder):
-        assert inspect.signature(block).parameters["cell"].default == "lstm"
+    model = Seq2Seq(src, src)
+    assert model.config == utils.ModelConfig()
+    assert isinstance(model.encoder_layers[0], torch.nn.LSTM) and isinstance(model.decoder_layers[0], torch.nn.LSTM)
+    trained = train_seq2seq([("abc", "cba")], epochs=1, progress=False, verbose=False)
+    assert trained.config == utils.ModelConfig()
+    assert trained.num_parameters() == sum(p.numel() for p in Seq2Seq(trained.src_vocab, trained.tgt_vocab).parameters())
 
 
 def test_plain_model_has_no_attention(plain_model):
@@ -152,7 +145,9 @@ def test_plain_model_has_no_attention(plain_model):
 def test_exposure_bias_helpers(plain_model):
     acc = teacher_forcing_accuracy(plain_model, TEST)
     assert set(acc) == {"teacher_forced", "free_running"}
-    assert 0 <= acc["free_running"] <= 1 and 0 <= acc["teacher_forced"] <= 1
+    targets = [list(t) for _, t in TEST]
+    free = [list(p) for p in plain_model.translate_batch([s for s, _ in TEST])]
+    assert acc["free_running"] == pytest.approx(utils.token_accuracy(free, targets))
     # Fed the true prefix, the model gets at least as many tokens right as when it feeds back
     # its own (possibly wrong) predictions.
     assert acc["teacher_forced"] >= acc["free_running"]
@@ -179,7 +174,8 @@ def test_teacher_forced_tokens_mark_a_missing_end():
 def test_accuracy_by_length(dot_model):
     acc = accuracy_by_length(dot_model, TEST)
     assert sorted(acc) == [3, 4, 5, 6]
-    assert all(0 <= v <= 1 for v in acc.values())
+    for n, value in acc.items():
+        assert value == pytest.approx(utils.exact_match(dot_model, [p for p in TEST if len(p[0]) == n]))
     counts = {n: sum(len(s) == n for s, _ in TEST) for n in acc}
     overall = sum(acc[n] * counts[n] for n in acc) / len(TEST)
     assert overall == pytest.approx(utils.exact_match(dot_model, TEST))
@@ -206,8 +202,10 @@ def test_train_seq2seq_bad_arguments():
         train_seq2seq([("abc", 3)])
     with pytest.raises(ValueError, match="valid_pairs"):
         train_seq2seq(TRAIN[:10], target=0.9)
-    with pytest.raises(ValueError, match="unknown attention"):
+    with pytest.raises(ValueError, match="unknown attention 'dott'"):
         train_seq2seq(TRAIN[:10], "dott", epochs=1)
+    with pytest.raises(TypeError, match="unknown setting"):
+        train_seq2seq(TRAIN[:10], hiden_size=8)
     with pytest.raises(ValueError, match="cell"):
         train_seq2seq(TRAIN[:10], cell="rnn", epochs=1)
     with pytest.raises(ValueError, match="epochs"):
@@ -268,28 +266,36 @@ def test_decoders_interface_shapes():
     torch.manual_seed(0)
     memory = torch.randn(2, 5, 6)
     mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
-    state = torch.zeros(1, 2, 6)
+    lengths = mask.sum(1)
+    zeros = torch.zeros(1, 2, 6)
     tgt_in = torch.tensor([[1, 4, 5], [1, 6, 0]])
-    logits, new_state, w = PlainDecoder(9, 4, 6, cell="gru")(tgt_in, state, memory, mask)
-    assert logits.shape == (2, 3, 9) and new_state.shape == (1, 2, 6) and w is None
-    logits, (h, c), w = PlainDecoder(9, 4, 6)(tgt_in, (state, state), memory, mask)  # default: LSTM, state (h, c)
-    assert logits.shape == (2, 3, 9) and h.shape == c.shape == (1, 2, 6)
-    logits, new_state, w = AttentionDecoder(9, 4, 6, cell="gru", attention="dot")(tgt_in, state, memory, mask)
-    assert logits.shape == (2, 3, 9) and w.shape == (2, 3, 5)
-    torch.testing.assert_close(w.sum(-1), torch.ones(2, 3))
+    out = PlainDecoder(9, 4, 6, cell="gru")(tgt_in, DecoderState(zeros, None, None, lengths))
+    assert out.logits.shape == (2, 3, 9) and out.state.rnn.shape == (1, 2, 6) and out.weights is None
+    assert out.state.step == 3 and out.states.shape == (2, 3, 6)
+    out = PlainDecoder(9, 4, 6)(tgt_in, DecoderState((zeros, zeros), None, None, lengths))  # LSTM: state (h, c)
+    h, c = out.state.rnn
+    assert out.logits.shape == (2, 3, 9) and h.shape == c.shape == (1, 2, 6)
+    config = utils.ATTENTION_PRESETS["dot"]
+    out = LuongDecoder(9, 4, 6, 6, config, cell="gru")(tgt_in, DecoderState(zeros, memory, mask, lengths))
+    assert out.logits.shape == (2, 3, 9) and out.weights.shape == (2, 3, 5) and out.contexts.shape == (2, 3, 6)
+    torch.testing.assert_close(out.weights.sum(-1), torch.ones(2, 3))
+    assert (out.weights[1, :, 3:] == 0).all()
 
 
-def test_step_by_step_decoding_equals_teacher_forcing():
+@pytest.mark.parametrize("attention", [None, "dot", "bahdanau", "luong-general", "local-m", "local-p",
+                                       utils.AttentionConfig(score="additive", input_feeding=True)])
+def test_step_by_step_decoding_equals_teacher_forcing(attention):
     """Running the decoder one step at a time gives the same logits as all steps at once."""
-    model = _model("dot").eval()
+    model = _model(attention).eval()
     batch = model.make_batch([("abcd", "dcba"), ("ab", "ba")])
     with torch.no_grad():
         logits, _ = model(batch.src_ids, batch.src_lengths, batch.tgt_in)
-        memory, state, mask = model.encode(batch.src_ids, batch.src_lengths)
+        _, state = model.encode(batch.src_ids, batch.src_lengths)
         steps = []
         for t in range(batch.tgt_in.shape[1]):
-            step_logits, state, _ = model.decoder(batch.tgt_in[:, t:t + 1], state, memory, mask)
-            steps.append(step_logits)
+            out = model.decoder(batch.tgt_in[:, t:t + 1], state)
+            state = out.state
+            steps.append(out.logits)
     torch.testing.assert_close(torch.cat(steps, 1), logits, atol=1e-6, rtol=1e-5)
 
 
@@ -330,17 +336,11 @@ def test_attention_backward_has_no_nan_with_padding():
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 
-def test_exported_from_utils():
-    for name in ("train_seq2seq", "Seq2Seq", "accuracy_by_length", "length_sweep", "masked_softmax",
-                 "teacher_forcing_accuracy", "masked_cross_entropy"):
-        assert hasattr(utils, name), name
-
-
 def test_length_sweep_small():
     model, acc = utils.length_sweep("reverse", [3, 2, 4], hidden_size=8, n_train=60, n_test=5, epochs=1,
                                     progress=False, verbose=False)
-    assert isinstance(model, Seq2Seq) and model.attention_name is None
-    assert sorted(acc) == [2, 3, 4] and all(0 <= v <= 1 for v in acc.values())
+    assert isinstance(model, Seq2Seq) and model.config.attention is None and model.config.hidden_size == 8
+    assert sorted(acc) == [2, 3, 4]
     assert model.history.epochs == 1
     _, acc = utils.length_sweep("reverse", [5], hidden_size=8, n_train=20, n_test=5, epochs=1, distinct=True,
                                 progress=False, verbose=False)
@@ -349,3 +349,5 @@ def test_length_sweep_small():
         utils.length_sweep("reverse", [], n_train=10)
     with pytest.raises(ValueError, match="lengths"):
         utils.length_sweep("reverse", [0, 3], n_train=10)
+    with pytest.raises(ValueError, match="n_test"):
+        utils.length_sweep("reverse", [3], n_train=10, n_test=0)
