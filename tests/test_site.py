@@ -79,7 +79,7 @@ def test_pages_show_the_stored_outputs_not_fresh_ones(site):
     nb = nbformat.read(CHAPTER_NOTEBOOKS[0], as_version=4)
     stream = next(o for c in nb.cells if c.cell_type == "code" for o in c.outputs
                   if o.output_type == "stream" and o.text.strip())
-    line = next(l.strip() for l in stream.text.splitlines() if len(l.strip()) > 8)
+    line = next(text.strip() for text in stream.text.splitlines() if len(text.strip()) > 8)
     page = (site / "chapters" / f"{CHAPTER_NOTEBOOKS[0].stem}.html").read_text(encoding="utf-8")
     import html as html_lib
 
@@ -129,7 +129,8 @@ PAGE_FACTS = r"""() => {
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     if (n.parentElement.closest('pre, code, script, style, .highlight, .MathJax_Preview, .cell_output')) continue;
     const t = n.textContent;
-    if (t.includes('$$') || /\\\(|\\\)|\\\[|\\\]/.test(t) || /\$[^$\n]*\\[A-Za-z]+[^$\n]*\$/.test(t)) raw.push(t.slice(0, 80));
+    const tex = t.includes('$$') || /\\\(|\\\)|\\\[|\\\]/.test(t) || /\$[^$\n]*\\[A-Za-z]+[^$\n]*\$/.test(t);
+    if (tex) raw.push(t.slice(0, 80));
   }
   const next = document.querySelector('a.right-next');
   return {maths: maths.length, typeset: typeset.length, texErrors, images, raw,
@@ -192,13 +193,15 @@ def test_every_page_in_chromium(site, browser):
         broken = [i["src"] for i in facts["images"] if not i["ok"]]
         assert not broken, f"{rel}: images that did not load: {broken}"
         assert facts["has_mathjax"] or not facts["maths"], f"{rel}: MathJax did not load"
-        assert facts["typeset"] == facts["maths"], f"{rel}: {facts['maths'] - facts['typeset']} math elements not typeset"
+        untypeset = facts["maths"] - facts["typeset"]
+        assert untypeset == 0, f"{rel}: {untypeset} math elements not typeset"
         assert facts["texErrors"] == 0, f"{rel}: {facts['texErrors']} TeX errors"
         assert not facts["raw"], f"{rel}: raw TeX left in the text: {facts['raw'][:3]}"
         stem = rel[len("chapters/"):-len(".html")]
         if (ROOT / "chapters" / f"{stem}.ipynb").exists():
             expected = _figures_in(ROOT / "chapters" / f"{stem}.ipynb")
-            assert len(facts["images"]) >= expected, f"{rel}: {len(facts['images'])} images shown, the notebook has {expected}"
+            shown = len(facts["images"])
+            assert shown >= expected, f"{rel}: {shown} images shown, the notebook has {expected}"
         next_of[rel] = facts["next"]
         if rel == "index.html":
             nav = {u[len(root):] for u in facts["nav"]}

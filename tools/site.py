@@ -14,6 +14,7 @@ Needs the ``site`` extra: ``pip install -e '.[site]'``.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -24,6 +25,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 DEFAULT_OUT = ROOT / "_build" / "site"
+
+
+# MathJax 2.7 as shipped by jupyter-server-mathjax (MathJax.js, the TeX-AMS-MML_HTMLorMML-full
+# config, HTML-CSS output with the STIX-Web fonts only), set up so that pages opened from disk
+# load nothing it does not ship. Used by the site (site/conf.py) and the slides (tools/slides.py).
+MATHJAX_CONFIG_FILE = "TeX-AMS-MML_HTMLorMML-full"
+MATHJAX2_CONFIG = {
+    # MyST marks each page tex2jax_ignore and its math elements "math": typeset only those
+    "tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]], "processEscapes": True,
+                "processClass": "math|output_area", "ignoreClass": "tex2jax_ignore|mathjax_ignore"},
+    # the package ships the STIX-Web fonts only (no TeX fonts, no image fonts); MathJax_Blank
+    # points at about:blank, which a page opened from disk may not load
+    "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web", "imageFont": None,
+                 "styles": {"@font-face": {"font-family": "MathJax_Blank", "src": "local('MathJax_Blank')"}}},
+    # the fast preview renders with the TeX fonts, which the package does not ship
+    "fast-preview": {"disabled": True},
+    # HTML-CSS with the shipped fonts, never native MathML (which wants the missing TeX fonts)
+    "MMLorHTML": {"prefer": "HTML"},
+    # the hidden MathML for screen readers (AssistiveMML) would pull the TeX web fonts through
+    # these NativeMML variant styles
+    "NativeMML": {"styles": {
+        sel: {"font-family": "STIXGeneral, serif"}
+        for sel in ['[class="MJX-tex-oldstyle"]', '[class="MJX-tex-oldstyle-bold"]', '[class="MJX-tex-caligraphic"]',
+                    '[class="MJX-tex-caligraphic-bold"]', '[mathvariant="double-struck"]', '[mathvariant="script"]',
+                    '[mathvariant="fraktur"]', '[mathvariant="bold-script"]', '[mathvariant="bold-fraktur"]']}},
+    "showMathMenu": False,
+    "messageStyle": "none",
+}
 
 
 def chapter_notebooks(chapters: Path = CHAPTERS) -> list[Path]:
@@ -82,6 +111,7 @@ def assemble(src: Path, chapters: Path = CHAPTERS, readme: Path = ROOT / "README
     # The README lists 'planned' chapters without a link; any other repository link would be broken.
     (src / "index.md").write_text(text, encoding="utf-8")
     shutil.copy2(ROOT / "site" / "conf.py", src / "conf.py")
+    (src / "mathjax2_config.json").write_text(json.dumps(MATHJAX2_CONFIG, indent=1), encoding="utf-8")
     shutil.copytree(mathjax_dir(), src / "_static" / "mathjax")
     return notebooks
 
@@ -107,14 +137,15 @@ def build(out: Path = DEFAULT_OUT, chapters: Path = CHAPTERS, quiet: bool = True
     return time.perf_counter() - start
 
 
-_REMOTE_ASSET = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=["'](?:https?:)?//[^"']+""", re.IGNORECASE)
+REMOTE_ASSET = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=["'](?:https?:)?//[^"']+""",
+                          re.IGNORECASE)
 
 
 def cdn_links(out: Path) -> list[str]:
     """Scripts, styles, images or frames in the built pages that would load from the network."""
     found = []
     for page in sorted(out.rglob("*.html")):
-        for m in _REMOTE_ASSET.finditer(page.read_text(encoding="utf-8", errors="replace")):
+        for m in REMOTE_ASSET.finditer(page.read_text(encoding="utf-8", errors="replace")):
             found.append(f"{page.relative_to(out)}: {m.group(0)[:160]}")
     return found
 
