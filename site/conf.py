@@ -6,6 +6,8 @@ The notebooks are rendered from their stored outputs: nothing is executed here.
 Everything the pages load (MathJax, fonts, scripts, styles) is copied into the build folder from
 installed packages, so the site works opened from disk and makes no request outside its folder.
 """
+import json
+from pathlib import Path
 
 project = "Sequence-to-sequence models and attention"
 author = "the course authors"
@@ -39,27 +41,7 @@ html_context = {"default_mode": "light"}
 html_last_updated_fmt = None
 
 # MathJax 2.7 from the jupyter-server-mathjax package, copied to _static/mathjax by tools/site.py.
-mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
-mathjax2_config = {
-    # MyST marks each page tex2jax_ignore and its math elements "math": typeset only those
-    "tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]], "processEscapes": True,
-                "processClass": "math|output_area", "ignoreClass": "tex2jax_ignore|mathjax_ignore"},
-    # the package ships the STIX-Web fonts only (no TeX fonts, no image fonts)
-    # MathJax_Blank points at about:blank, which a page opened from disk may not load: use an empty font
-    "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web", "imageFont": None,
-                 "styles": {"@font-face": {"font-family": "MathJax_Blank", "src": "local('MathJax_Blank')"}}},
-    # the fast preview renders with the TeX fonts, which the package does not ship
-    "fast-preview": {"disabled": True},
-    # HTML-CSS with the shipped STIX-Web fonts, never native MathML (which wants the missing TeX fonts)
-    "MMLorHTML": {"prefer": "HTML"},
-    # the hidden MathML for screen readers (AssistiveMML) would pull the TeX web fonts through these
-    # NativeMML variant styles; the shipped STIX-Web fonts cover them
-    "NativeMML": {"styles": {
-        sel: {"font-family": "STIXGeneral, serif"}
-        for sel in ['[class="MJX-tex-oldstyle"]', '[class="MJX-tex-oldstyle-bold"]', '[class="MJX-tex-caligraphic"]',
-                    '[class="MJX-tex-caligraphic-bold"]', '[mathvariant="double-struck"]', '[mathvariant="script"]',
-                    '[mathvariant="fraktur"]', '[mathvariant="bold-script"]', '[mathvariant="bold-fraktur"]']}},
-    "showMathMenu": False,
-    "messageStyle": "none",
-}
+mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"  # tools.site.MATHJAX_CONFIG_FILE
+# tools/site.py writes its MATHJAX2_CONFIG (shared with the slides) next to this file.
+mathjax2_config = json.loads((Path(__file__).parent / "mathjax2_config.json").read_text(encoding="utf-8"))
 html_static_path = ["_static"]
