@@ -234,7 +234,8 @@ def check_mlm_mask(fn: Callable) -> None:
     n_ordinary_ids = MLM_VOCAB - len(MLM_SPECIALS)
     expected_same = 0.1 + 0.1 / n_ordinary_ids
     for count, p, what in ((n_mask, 0.8, "chosen positions that became [MASK]"),
-                           (n_random, 0.1 - 0.1 / n_ordinary_ids, "chosen positions that became another ordinary token"),
+                           (n_random, 0.1 - 0.1 / n_ordinary_ids,
+                            "chosen positions that became another ordinary token"),
                            (n_same, expected_same, "chosen positions left unchanged")):
         problem = _within(name, count, n_chosen, p, what)
         if problem:

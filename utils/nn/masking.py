@@ -53,7 +53,8 @@ def padding_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Ten
     if not isinstance(lengths, torch.Tensor):
         lengths = torch.as_tensor(lengths)
     if lengths.dim() != 1 or lengths.numel() == 0 or lengths.is_floating_point() or lengths.dtype == torch.bool:
-        raise ValueError(f"lengths must be a non-empty 1-D integer tensor (batch,), got {lengths.dtype} {tuple(lengths.shape)}")
+        raise ValueError("lengths must be a non-empty 1-D integer tensor (batch,), "
+                         f"got {lengths.dtype} {tuple(lengths.shape)}")
     if (lengths < 0).any():
         raise ValueError(f"lengths must be >= 0, got {lengths.tolist()}")
     longest = int(lengths.max())
@@ -92,14 +93,16 @@ def scaled_dot_product_attention(query: torch.Tensor, key: torch.Tensor, value: 
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
         if not x.is_floating_point() or x.dim() < 2:
-            raise ValueError(f"{name} must be a floating-point tensor with at least 2 axes, got {x.dtype} {tuple(x.shape)}")
+            raise ValueError(f"{name} must be a floating-point tensor with at least 2 axes, "
+                             f"got {x.dtype} {tuple(x.shape)}")
     if not (query.shape[:-2] == key.shape[:-2] == value.shape[:-2]):
         raise ValueError(f"query {tuple(query.shape)}, key {tuple(key.shape)} and value {tuple(value.shape)} "
                          "must share their leading axes (..., n, d)")
     if query.shape[-1] != key.shape[-1]:
         raise ValueError(f"query and key need the same last size d_k, got {tuple(query.shape)} and {tuple(key.shape)}")
     if key.shape[-2] != value.shape[-2]:
-        raise ValueError(f"key and value need one row per key position, got {tuple(key.shape)} and {tuple(value.shape)}")
+        raise ValueError("key and value need one row per key position, "
+                         f"got {tuple(key.shape)} and {tuple(value.shape)}")
     if not isinstance(causal, bool):
         raise TypeError(f"causal must be True or False, got {causal!r}")
     n_queries, n_keys = query.shape[-2], key.shape[-2]
@@ -229,6 +232,29 @@ def train_next_char_model(texts: Sequence[str], *, causal: bool, epochs: int = 6
                         lambda epoch: batches(epoch), epochs=epochs,
                         desc=f"{'causal' if causal else 'no mask'}", progress_bar=progress, verbose=verbose)
     return model
+
+
+@torch.no_grad()
+def generation_loss(model: CharSelfAttentionModel, texts: Sequence[str]) -> float:
+    """Mean next-character loss on ``texts`` when every prediction sees only the past.
+
+    Position t's prediction is computed from the prefix ``<s> c_1 .. c_t`` alone (one forward
+    pass per prefix length), as in generation, where the future does not exist yet. For a
+    causal model this equals the teacher-forced :func:`next_char_loss`; for a model that
+    learned to read the future it is much higher.
+    """
+    texts = _check_texts(texts, "texts")
+    model.eval()
+    ids = _lm_ids(model.vocab, texts)  # (n, max_len + 2)
+    total, count = 0.0, 0
+    for t in range(ids.shape[1] - 1):
+        logits = model(ids[:, :t + 1])[:, -1]  # (n, vocab): the prediction at position t from <s> .. c_t
+        targets = ids[:, t + 1]  # (n,)
+        real = targets != model.vocab.pad_id
+        if real.any():
+            total += F.cross_entropy(logits[real], targets[real], reduction="sum").item()
+            count += int(real.sum())
+    return total / count
 
 
 @torch.no_grad()

@@ -78,7 +78,8 @@ def padding_mask(lengths, max_len: int | None = None) -> np.ndarray:
     if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)) or max_len < 0:
         raise ValueError(f"max_len must be a non-negative int, got {max_len!r}")
     if max_len < longest:
-        raise ValueError(f"max_len={max_len} is shorter than the longest sequence ({longest}): it would cut real tokens")
+        raise ValueError(f"max_len={max_len} is shorter than the longest sequence ({longest}): "
+                         "it would cut real tokens")
     return np.arange(max_len)[None, :] < lengths[:, None]  # (batch, max_len)
 
 
@@ -182,7 +183,8 @@ class ScaledDotProductAttention:
             )
         if key.shape[-2] != value.shape[-2]:
             raise ValueError(
-                f"key and value must have one row per key position (n_keys), got key {key.shape} and value {value.shape}"
+                f"key and value must have one row per key position (n_keys), "
+                f"got key {key.shape} and value {value.shape}"
             )
         if not isinstance(causal, (bool, np.bool_)):
             raise TypeError(f"causal must be True or False, got {causal!r}")
@@ -269,12 +271,14 @@ def mlm_mask(ids, *, mask_id: int, vocab_size: int, special_ids, rng: np.random.
     if isinstance(mask_id, bool) or not isinstance(mask_id, (int, np.integer)) or not 0 <= mask_id < vocab_size:
         raise ValueError(f"mask_id must be an id in [0, {vocab_size}), got {mask_id!r}")
     if mask_id not in special:
-        raise ValueError(f"mask_id {mask_id} must be one of special_ids {special.tolist()}: [MASK] is not a word to predict")
+        raise ValueError(f"mask_id {mask_id} must be one of special_ids {special.tolist()}: "
+                         "[MASK] is not a word to predict")
     select_prob = _probability("select_prob", select_prob)
     mask_prob = _probability("mask_prob", mask_prob)
     random_prob = _probability("random_prob", random_prob)
     if mask_prob + random_prob > 1.0 + 1e-12:
-        raise ValueError(f"mask_prob + random_prob must be <= 1 (the rest stays unchanged), got {mask_prob + random_prob}")
+        raise ValueError("mask_prob + random_prob must be <= 1 (the rest stays unchanged), "
+                         f"got {mask_prob + random_prob}")
     ordinary_ids = np.setdiff1d(np.arange(vocab_size), special)
     if ordinary_ids.size == 0:
         raise ValueError("every id is special: there is no ordinary token to draw as the random replacement")

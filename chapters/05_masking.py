@@ -1,0 +1,857 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Masking: padding, queries/keys/values, the causal mask and masked language modelling
+#
+# Attention reads *every* position it is given. That is its strength, and it is also how it
+# goes wrong: it reads the padding that fills out a batch, and it reads the future when it
+# should only know the past. A **mask** says which positions may be read. This chapter builds
+# the two masks every attention model needs and the attention function they plug into.
+#
+# After this chapter you will be able to
+# 1. build a **padding mask** from sequence lengths and apply it as $-\infty$ before the
+#    softmax; say why a large negative number such as $-10^9$ is weaker, and make a row with
+#    nothing to attend to give zeros instead of NaN;
+# 2. show that a model's outputs do not depend on how much its batch is padded, ignore pad
+#    targets in the loss, and say what **packed sequences** buy an RNN encoder;
+# 3. name **queries, keys and values**, write scaled dot-product attention with its backward
+#    pass in NumPy, check it numerically and against `torch.nn.functional.scaled_dot_product_attention`,
+#    and tell **self-attention** from **cross-attention**;
+# 4. build a **causal mask**, prove that it stops information flowing from the future, and watch
+#    a model trained without it cheat;
+# 5. implement BERT's **masked language modelling** corruption (15%, then 80-10-10) and say
+#    why it adds noise.
+
+# %%
+import datetime
+import inspect
+import re
+from collections import Counter
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+import utils
+import utils.checkers.masking as masking_checks
+import utils.nn.masking as torch_masking
+import utils.scratch.masking as masking
+
+device = utils.setup(seed=0)
+
+# %% [markdown]
+# ## 1. The problem: a batch is a rectangle, sequences are not
+#
+# To run many sequences at once we stack them into one tensor of shape `(batch, max_len)`, so
+# every sequence shorter than the longest is filled up with a **pad** token (`<pad>`, id 0).
+# Here are three real date sources from the course's data, as the model sees them:
+
+# %%
+vocab = utils.Vocab.build([source for source, _ in utils.load_dates("train")])
+sources = ["8/5/93", "3 mars 2021", "lunes, 3 de diciembre de 2035"]
+ids, lengths = vocab.pad_batch([vocab.encode(source) for source in sources])  # (batch, max_len), (batch,)
+print("ids:", tuple(ids.shape), " lengths:", lengths.tolist())
+for row in ids[:2]:
+    print(" ".join(f"{vocab.tokens[i]:>5}" for i in row[:14].tolist()), "...")
+assert lengths.tolist() == [len(source) for source in sources]
+assert (ids[0, lengths[0]:] == vocab.pad_id).all()  # the short source is padded to 29 positions
+
+# %% [markdown]
+# The pads are not part of the sentence, but attention does not know that. Take the simplest
+# attention there is: every position of a sequence attends over all positions of the same
+# sequence (self-attention, Section 5), with queries, keys and values all equal to the
+# embedded tokens. The first source, `8/5/93`, has 6 real tokens; alone it needs no padding,
+# in this batch it gets 23 pads. Does its output change?
+
+# %%
+rng = np.random.default_rng(0)
+embedding = rng.standard_normal((len(vocab), 8))  # (vocab, d): one vector per token
+embedding[vocab.pad_id] = 0.0  # like torch.nn.Embedding(padding_idx=0): the pad vector is zeros
+x_batch = embedding[ids.numpy()]  # (batch, max_len, d)
+x_alone = embedding[ids[:1, :6].numpy()]  # (1, 6, d): "8/5/93" with no padding
+
+out_alone, _ = masking.scaled_dot_product_attention(x_alone, x_alone, x_alone)
+out_unmasked, weights_unmasked = masking.scaled_dot_product_attention(x_batch, x_batch, x_batch)
+key_mask = masking.padding_mask(lengths.numpy(), ids.shape[1])[:, None, :]  # (batch, 1, max_len)
+out_masked, weights_masked = masking.scaled_dot_product_attention(x_batch, x_batch, x_batch, mask=key_mask)
+
+pad_weight_unmasked = weights_unmasked[0, :6, 6:].sum(axis=-1).mean()  # weight that real queries put on pads
+change_unmasked = np.abs(out_unmasked[0, :6] - out_alone[0]).max()
+change_masked = np.abs(out_masked[0, :6] - out_alone[0]).max()
+print(f"without a mask: {pad_weight_unmasked:.2f} of each query's weight goes to padding; "
+      f"the output moves by up to {change_unmasked:.2f}")
+print(f"with the padding mask: weight on padding {weights_masked[0, :6, 6:].sum():.1f}, "
+      f"the output moves by {change_masked:.1e}")
+assert pad_weight_unmasked > 0.3 and change_unmasked > 0.1
+assert np.all(weights_masked[0, :, 6:] == 0) and change_masked < 1e-12
+
+# %% [markdown]
+# Without a mask, each pad is one more key with score $q \cdot 0 = 0$, so it takes a share
+# $e^0 / \sum_k e^{e_k}$ of the weight, and the more pads, the bigger the share: the answer for
+# `8/5/93` depends on which *other* sentences happen to share its batch. With the mask, the
+# output is the same as for the sequence alone, to rounding. The picture shows the rule the
+# rest of the chapter builds on:
+#
+# ![A padded batch and its padding mask; the masked scores of one sequence; the causal mask](figures/05_masks.svg)
+#
+# ## 2. The masked softmax: $-\infty$, not $-10^9$
+#
+# A mask $m_j \in \{\text{True}, \text{False}\}$ (True = *may attend*, the convention of
+# PyTorch's `scaled_dot_product_attention`) enters the softmax by setting the scores of
+# masked positions to $-\infty$:
+#
+# $$a_j = \frac{\exp(\tilde e_j)}{\sum_k \exp(\tilde e_k)}, \qquad
+#   \tilde e_j = \begin{cases} e_j & m_j \\ -\infty & \text{otherwise,} \end{cases}$$
+#
+# so $\exp(\tilde e_j) = 0$ exactly and the allowed weights sum to 1. Many implementations
+# fill with a large negative number instead, say $-10^9$. On an ordinary row the two agree.
+# They differ on a row where **every** position is masked (an empty sequence, or, with left
+# padding and a causal mask, a pad query that may see only pads), and in half precision:
+
+# %%
+scores = torch.tensor([[2.0, 1.0, 0.5, 0.3], [2.0, 1.0, 0.5, 0.3]])  # (2 rows, 4 keys)
+mask = torch.tensor([[True, True, False, False], [False, False, False, False]])  # row 1: nothing allowed
+
+
+def softmax_filled(scores, mask, fill):
+    """The textbook recipe: masked scores := fill, then an ordinary softmax."""
+    return torch.softmax(scores.masked_fill(~mask, fill), dim=-1)
+
+
+with_inf = softmax_filled(scores, mask, float("-inf"))
+with_big = softmax_filled(scores, mask, -1e9)
+with_utils = utils.masked_softmax(scores, mask)
+for name, weights in (("fill -inf  ", with_inf), ("fill -1e9   ", with_big), ("masked_softmax", with_utils)):
+    print(f"{name}: ordinary row {np.round(weights[0].tolist(), 3)}, fully masked row {np.round(weights[1].tolist(), 3)}")
+assert torch.allclose(with_inf[0], with_big[0]) and torch.allclose(with_utils[0], with_inf[0])  # ordinary row: agree
+assert torch.isnan(with_inf[1]).all()  # -inf everywhere: exp(-inf) / sum = 0 / 0
+assert torch.allclose(with_big[1], torch.full((4,), 0.25))  # -1e9 everywhere: uniform weight ON the masked keys
+assert torch.all(with_utils[1] == 0)  # zeros: nothing to attend to, nothing read
+
+# %% [markdown]
+# With $-10^9$ a fully masked row does not fail loudly: it quietly spreads its weight evenly
+# over the positions it was told to ignore. With plain $-\infty$ it becomes NaN, and the NaN
+# spreads: into the attention output, and backwards into the gradient of *every* value it
+# averaged (below: all 12 entries), and after one optimizer step into the weights. `utils.masked_softmax` (and its
+# NumPy twin in `utils.scratch`) fills with $-\infty$ and then sets rows with nothing allowed
+# to zero, forward **and** backward:
+
+# %%
+values_toy = torch.randn(4, 3)  # (4 keys, d_v=3): what the weights average
+value_grads = {}
+for name, weigh in (("fill -inf", lambda s: softmax_filled(s, mask, float("-inf"))), ("masked_softmax", lambda s: utils.masked_softmax(s, mask))):
+    scores_grad, values_grad = scores.clone().requires_grad_(True), values_toy.clone().requires_grad_(True)
+    output = weigh(scores_grad) @ values_grad  # (2 rows, 3): the attention output
+    output.sum().backward()
+    value_grads[name] = values_grad.grad
+    print(f"{name:15s} output of the fully masked row {np.round(output[1].tolist(), 3)}; "
+          f"NaN entries in the values' gradient: {int(torch.isnan(values_grad.grad).sum())} of {values_grad.grad.numel()}; "
+          f"scores' gradient finite: {bool(torch.isfinite(scores_grad.grad).all())}")
+assert torch.isnan(value_grads["fill -inf"]).all()  # one NaN row poisons the gradient of every value
+assert torch.isfinite(value_grads["masked_softmax"]).all() and torch.isfinite(scores_grad.grad).all()
+
+# %% [markdown]
+# And in **float16** (half precision, common on GPUs), $-10^9$ does not exist: the largest
+# float16 magnitude is 65,504. PyTorch refuses to write it, NumPy turns it into $-\infty$:
+
+# %%
+try:
+    scores.half().masked_fill(~mask, -1e9)
+    half_error = ""
+except RuntimeError as error:
+    half_error = str(error)
+print("torch:", half_error)
+with np.errstate(over="ignore"):
+    print("NumPy: float16(-1e9) =", np.float16(-1e9), "  largest float16:", np.finfo(np.float16).max)
+    assert np.isneginf(np.float16(-1e9))
+assert "overflow" in half_error
+
+# %% [markdown]
+# ## 3. Queries, keys and values
+#
+# A Python dictionary is a lookup: `phone = {"ann": 3, "bob": 1, "cy": 4}`; `phone["bob"]`
+# compares the **query** `"bob"` with every **key**, finds the one that matches and returns its
+# **value**, `1`. Attention is the same lookup made soft, so that it has a gradient (chapter 03):
+#
+# 1. compare the query $q$ with every key $k_j$: a score $e_j = q \cdot k_j / \sqrt{d_k}$;
+# 2. turn the scores into weights $a_j = \mathrm{softmax}_j(e_j)$ (masked as in Section 2);
+# 3. return the weighted average of the **values**, $\sum_j a_j v_j$.
+#
+# For many queries at once, stacked as the rows of $Q$ (`(n_queries, d_k)`), with keys $K$
+# (`(n_keys, d_k)`) and values $V$ (`(n_keys, d_v)`), this is **scaled dot-product attention**:
+#
+# $$\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\Big(\frac{Q K^\top}{\sqrt{d_k}} + M\Big) V,
+#   \qquad M_{ij} = \begin{cases} 0 & \text{query } i \text{ may read key } j \\ -\infty & \text{otherwise.} \end{cases}$$
+#
+# In chapter 03's seq2seq model the query is the decoder state $s_t$ and the keys **and** the
+# values are the encoder states $h_j$: $K = V$. That is a special case. The key says *where to
+# look* (it must match the query); the value says *what to bring back*. When the two differ,
+# $K = V$ is wrong. Here is the phone book as attention: keys are one-hot names, values are
+# one-hot digits, and a scale of 10 makes the softmax nearly a hard choice.
+
+# %%
+names, numbers = ["ann", "bob", "cy", "dee", "eve"], [3, 1, 4, 1, 5]
+keys = 10.0 * np.eye(5)[None]  # (1, 5 entries, d_k=5): one-hot names, scaled so the softmax is sharp
+values = np.eye(10)[numbers][None]  # (1, 5 entries, d_v=10): one-hot digits
+queries = 10.0 * np.eye(5)[None]  # (1, 5 queries, d_k=5): ask for every name once
+
+looked_up, lookup_weights = masking.scaled_dot_product_attention(queries, keys, values)  # (1, 5, 10)
+same_as_keys, _ = masking.scaled_dot_product_attention(queries, keys, keys)  # K = V: (1, 5, 5)
+print("numbers read with V = digits:", looked_up[0].argmax(-1).tolist(), " (true:", numbers, ")")
+print("what K = V returns:          ", [names[i] for i in same_as_keys[0].argmax(-1)], "= the names we asked for")
+print(f"weight on the matching key: {np.diagonal(lookup_weights[0]).min():.3f} or more")
+assert looked_up[0].argmax(-1).tolist() == numbers
+assert same_as_keys[0].argmax(-1).tolist() == list(range(5))  # it hands back the query, not the number
+assert np.diagonal(lookup_weights[0]).min() > 0.99
+
+# %% [markdown]
+# With $K = V$ the state that matches the query must also *be* the answer. Chapter 03 met that
+# constraint without naming it: its 60-symbol model looked one position to the right of the
+# symbol it wrote, because the encoder state that matched its query (the symbol written last)
+# also carried the one to write next. Transformers lift the constraint by computing keys and
+# values from the same states with two different learned matrices, $K = H W_K$, $V = H W_V$.
+#
+# **Why divide by $\sqrt{d_k}$?** For query and key entries with mean 0 and variance 1, the dot
+# product of two $d_k$-vectors has variance $d_k$: the larger the vectors, the larger the
+# scores, and the softmax saturates into a near one-hot choice whose gradient vanishes (chapter 03).
+# Dividing by $\sqrt{d_k}$ brings the spread of the scores back to about 1, whatever $d_k$:
+
+# %%
+score_spread = {}
+for d_k in (4, 64, 512):
+    q, k = rng.standard_normal((2, 2000, d_k))  # 2000 random (query, key) pairs of size d_k
+    raw = (q * k).sum(axis=1)  # (2000,) dot products
+    score_spread[d_k] = (raw.std(), (raw / np.sqrt(d_k)).std())
+    print(f"d_k = {d_k:3d}: std of q.k = {raw.std():5.1f} (sqrt(d_k) = {np.sqrt(d_k):4.1f}), "
+          f"std of q.k / sqrt(d_k) = {(raw / np.sqrt(d_k)).std():.2f}")
+assert all(abs(raw / np.sqrt(d_k) - 1) < 0.1 and abs(scaled - 1) < 0.1 for d_k, (raw, scaled) in score_spread.items())
+
+# %% [markdown]
+# ## 4. From scratch in NumPy: forward, backward, gradient check
+#
+# `masking.ScaledDotProductAttention` (in `utils/scratch/masking.py`) is a layer in the
+# textbook's style, with `params` and `grads` (both empty: the projections that make $Q$, $K$,
+# $V$ sit outside it), `forward` and `backward`. It takes any leading axes (`(batch, ...)`),
+# a mask with **one axis per score axis** (a padding mask for scores `(batch, n_queries,
+# n_keys)` is `(batch, 1, n_keys)`), and `causal=True` for the mask of Section 8. The masked
+# softmax is chapter 03's (`utils.scratch`), reused, not rewritten.
+#
+# Write $E = QK^\top/\sqrt{d_k}$, $A = \mathrm{softmax}(E)$ row by row, $O = AV$. Given the
+# upstream gradient $\partial L/\partial O$ (`dout`):
+#
+# $$\frac{\partial L}{\partial V} = A^\top \frac{\partial L}{\partial O}, \qquad
+#   \frac{\partial L}{\partial A} = \frac{\partial L}{\partial O} V^\top, \qquad
+#   \frac{\partial L}{\partial E_{ij}} = A_{ij}\Big(\frac{\partial L}{\partial A_{ij}} - \sum_k A_{ik} \frac{\partial L}{\partial A_{ik}}\Big),$$
+#
+# $$\frac{\partial L}{\partial Q} = \frac{1}{\sqrt{d_k}} \frac{\partial L}{\partial E} K, \qquad
+#   \frac{\partial L}{\partial K} = \frac{1}{\sqrt{d_k}} \Big(\frac{\partial L}{\partial E}\Big)^\top Q .$$
+#
+# The softmax step is chapter 03's. A masked key has $A_{ij} = 0$, so its score gets no
+# gradient, and a fully masked row gets none at all (not NaN). The code:
+
+# %%
+def show(method):
+    """Print a method's source without its docstring."""
+    source = inspect.getsource(method)
+    start = source.find('"""')
+    print(source if start < 0 else source[:start] + source[source.find('"""', start + 3) + 4:])
+
+
+show(masking.ScaledDotProductAttention.backward)
+
+# %% [markdown]
+# The gradient check, in float64, for every input ($Q$, $K$, $V$) and four masks: none, a
+# padding mask, causal plus padding, and a mask with a row that may attend to nothing.
+
+# %%
+batch, n_queries, n_keys, d_k, d_v = 2, 4, 5, 3, 6
+query = rng.standard_normal((batch, n_queries, d_k))  # (batch, n_queries, d_k)
+key = rng.standard_normal((batch, n_keys, d_k))  # (batch, n_keys, d_k)
+value = rng.standard_normal((batch, n_keys, d_v))  # (batch, n_keys, d_v)
+pad = masking.padding_mask([5, 3], n_keys)[:, None, :]  # (batch, 1, n_keys): the 2nd sequence has 3 keys
+empty_row = np.ones((batch, n_queries, n_keys), dtype=bool)
+empty_row[1, 2] = False  # query 2 of sequence 1 may read nothing
+
+gradient_errors = {}
+for name, mask, causal in (("no mask", None, False), ("padding", pad, False),
+                           ("causal + padding", pad, True), ("a fully masked row", empty_row, False)):
+    errors = utils.check_layer(masking.ScaledDotProductAttention(), query, key, value, mask=mask, causal=causal)
+    gradient_errors[name] = max(errors.values())
+    print(f"{name:20s}", "  ".join(f"d{k}: {v:.1e}" for k, v in zip(("query", "key", "value"), errors.values())))
+print(f"largest relative error: {max(gradient_errors.values()):.1e}")
+assert max(gradient_errors.values()) < 1e-7
+
+# %% [markdown]
+# All below $10^{-7}$ (float64 central differences of a correct backward give $10^{-11}$ to
+# $10^{-8}$): the backward pass is right, masks included.
+#
+# ## 5. In PyTorch, and self- vs cross-attention
+#
+# `torch_masking.scaled_dot_product_attention` (in `utils/nn/masking.py`) is the same
+# computation in torch, with the same signature and `(output, weights)` result, built on
+# `utils.masked_softmax`. PyTorch ships `torch.nn.functional.scaled_dot_product_attention`,
+# fast, but it returns the output only (no weights to plot). All three agree, forward and
+# backward; the tests in `tests/test_masking.py` repeat this on random shapes with boolean,
+# broadcast and causal masks.
+
+# %%
+q_t, k_t, v_t = (torch.tensor(x, requires_grad=True) for x in (query, key, value))
+pad_t = torch.from_numpy(pad)  # (batch, 1, n_keys)
+out_t, weights_t = torch_masking.scaled_dot_product_attention(q_t, k_t, v_t, pad_t, causal=True)
+reference = F.scaled_dot_product_attention(q_t, k_t, v_t, attn_mask=pad_t & torch_masking.causal_mask(n_queries, n_keys))
+layer = masking.ScaledDotProductAttention()
+out_np = layer.forward(query, key, value, pad, causal=True)
+dout = rng.standard_normal(out_np.shape)  # an upstream gradient
+grads_np = layer.backward(dout)
+(out_t * torch.from_numpy(dout)).sum().backward()
+
+parity = {
+    "utils torch vs torch.nn.functional": (out_t - reference).abs().max().item(),
+    "NumPy vs torch, output": np.abs(out_np - out_t.detach().numpy()).max(),
+    "NumPy vs torch, weights": np.abs(layer.weights - weights_t.detach().numpy()).max(),
+    "NumPy vs torch, gradients": max(np.abs(g - t.grad.numpy()).max() for g, t in zip(grads_np, (q_t, k_t, v_t))),
+}
+for name, difference in parity.items():
+    print(f"max |difference|, {name}: {difference:.0e}")
+assert max(parity.values()) < 1e-12
+
+# %% [markdown]
+# (PyTorch's function refuses `attn_mask` together with `is_causal=True`; the cell above ANDs
+# the two masks by hand, which is what `causal=True` does inside ours.)
+#
+# **Self-attention** takes $Q$, $K$ and $V$ from *one* sequence: every position asks every
+# position of the same sequence, and the scores are square. **Cross-attention** takes $Q$ from
+# one sequence (the decoder's states) and $K$, $V$ from another (the encoder's): the scores
+# are `(T, S)`, one row per output step, as in chapter 03.
+#
+# ![Self-attention takes Q, K and V from one sequence; cross-attention takes Q from the decoder and K, V from the encoder](figures/05_self_vs_cross_attention.svg)
+#
+# The same function does both; only the inputs differ. Here with learned-looking projections
+# $W_Q, W_K, W_V$ (random here) on a decoder sequence of 4 states and an encoder sequence of 6:
+
+# %%
+d_model = 8
+W_Q, W_K, W_V = (torch.randn(d_model, d_model) / np.sqrt(d_model) for _ in range(3))  # (d_model, d_model)
+decoder_states = torch.randn(2, 4, d_model)  # (batch, T=4, d_model)
+encoder_states = torch.randn(2, 6, d_model)  # (batch, S=6, d_model)
+source_mask = torch_masking.padding_mask(torch.tensor([6, 4]), 6)[:, None, :]  # (batch, 1, S)
+
+self_out, self_weights = torch_masking.scaled_dot_product_attention(
+    decoder_states @ W_Q, decoder_states @ W_K, decoder_states @ W_V, causal=True)  # decoder reads its past
+cross_out, cross_weights = torch_masking.scaled_dot_product_attention(
+    decoder_states @ W_Q, encoder_states @ W_K, encoder_states @ W_V, source_mask)  # decoder reads the source
+print("self-attention:  output", tuple(self_out.shape), " weights", tuple(self_weights.shape), "(batch, T, T)")
+print("cross-attention: output", tuple(cross_out.shape), " weights", tuple(cross_weights.shape), "(batch, T, S)")
+assert self_weights.shape == (2, 4, 4) and cross_weights.shape == (2, 4, 6)
+assert torch.all(cross_weights[1, :, 4:] == 0) and torch.all(self_weights.triu(1) == 0)
+
+# %% [markdown]
+# ## 6. Padding in the course's model: invariance, the loss, packing
+#
+# **Invariance.** The model of chapters 02-04 (`utils.Seq2Seq`) masks source padding in its
+# attention and packs its encoder's input. Whatever its weights, the log-probability it gives
+# a (source, target) pair must then be the same whether the pair is scored alone or in a batch
+# padded to a much longer source. Invariance is a property of the computation, not of training,
+# so we check it on freshly initialised models: the plain one, dot attention, and a
+# bidirectional encoder with Bahdanau's attention, on real dates.
+
+# %%
+date_pairs = utils.load_dates("valid")[:200]
+src_vocab = utils.Vocab.build([s for s, _ in utils.load_dates("train")])
+tgt_vocab = utils.Vocab.build([t for _, t in utils.load_dates("train")])
+short_pair = min(date_pairs, key=lambda pair: len(pair[0]))
+long_pairs = sorted(date_pairs, key=lambda pair: -len(pair[0]))[:7]  # the 7 longest sources: lots of padding
+print(f"short source {short_pair[0]!r} ({len(short_pair[0])} chars), padded to {len(long_pairs[0][0])} in the batch")
+
+invariance = {}
+for name, settings in (("plain", dict(attention=None)), ("dot attention", dict(attention="dot")),
+                       ("bidirectional + bahdanau", dict(attention="bahdanau", bidirectional=True))):
+    torch.manual_seed(0)
+    model = utils.Seq2Seq(src_vocab, tgt_vocab, hidden_size=32, **settings).eval()
+    alone = model.log_prob([short_pair])[0]
+    padded = model.log_prob([short_pair] + long_pairs)[0]  # scored in one batch with the long sources
+    trace_alone = model.trace([short_pair[0]], [short_pair[1]])[0]
+    trace_padded = model.trace([short_pair[0]] + [s for s, _ in long_pairs], [short_pair[1]] + [t for _, t in long_pairs])[0]
+    invariance[name] = max(abs(alone - padded), np.abs(trace_alone.logits - trace_padded.logits).max())
+    print(f"{name:26s} log p alone {alone:8.4f}, in the padded batch {padded:8.4f}; "
+          f"largest logit change {invariance[name]:.1e}")
+assert max(invariance.values()) < 1e-4  # float32 rounding only
+
+# %% [markdown]
+# **The loss.** A padded batch of targets has pads too, and a model must not be trained to
+# predict them (nor scored on them). `utils.masked_cross_entropy` averages only over real
+# target tokens (PyTorch's `ignore_index`). The same two targets, padded to 12 and to 30
+# positions, with the same logits at the real positions:
+
+# %%
+real_targets = [torch.tensor([5, 6, 7, 2]), torch.tensor([8, 2])]  # two targets ending in </s> (id 2)
+logits_real = [torch.randn(len(t), len(tgt_vocab)) for t in real_targets]  # (len, vocab) at real positions
+
+
+def padded_loss(width, masked):
+    """The batch's mean cross-entropy with every target padded to `width` positions."""
+    targets = torch.zeros(2, width, dtype=torch.long)  # (batch, width), pad id 0
+    logits = torch.zeros(2, width, len(tgt_vocab))  # (batch, width, vocab); pads get logits 0
+    for b, (t, z) in enumerate(zip(real_targets, logits_real)):
+        targets[b, :len(t)], logits[b, :len(t)] = t, z
+    if masked:
+        return utils.masked_cross_entropy(logits, targets, tgt_vocab.pad_id).item()
+    return F.cross_entropy(logits.reshape(-1, len(tgt_vocab)), targets.reshape(-1)).item()
+
+
+for masked in (True, False):
+    print(f"{'masked' if masked else 'unmasked'} loss: padded to 12 -> {padded_loss(12, masked):.4f}, "
+          f"padded to 30 -> {padded_loss(30, masked):.4f}")
+assert abs(padded_loss(12, True) - padded_loss(30, True)) < 1e-6
+assert abs(padded_loss(12, False) - padded_loss(30, False)) > 0.01
+
+# %% [markdown]
+# Unmasked, the loss depends on the padding: pad positions count as targets the model must
+# "predict", and the more there are, the more they weigh.
+#
+# **Packed sequences.** An RNN encoder has no attention to mask: it simply reads every position
+# it is given, pads included. For a left-to-right RNN the states at the real positions are
+# still right (pads come *after* them), but the **last state** $h_T$ is the state after
+# reading the pads, not after the last real token; and a **backward** RNN (chapter 06) starts
+# *in* the padding. `torch.nn.utils.rnn.pack_padded_sequence` hands the RNN only the real
+# positions. Here it is on the three date sources of Section 1, against an unpacked run whose
+# outputs we mask and whose last state we pick at each sequence's true end:
+
+# %%
+torch.manual_seed(0)
+emb = torch.nn.Embedding(len(vocab), 8, padding_idx=vocab.pad_id)
+inputs = emb(ids).detach()  # (batch, max_len, 8)
+real = torch_masking.padding_mask(lengths, ids.shape[1])  # (batch, max_len)
+packing = {}
+for bidirectional in (False, True):
+    torch.manual_seed(1)
+    lstm = torch.nn.LSTM(8, 16, batch_first=True, bidirectional=bidirectional)
+    with torch.no_grad():
+        packed_out, _ = lstm(pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False))
+        packed_out, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=ids.shape[1])  # zeros at pads
+        unpacked_out, _ = lstm(inputs)  # (batch, max_len, 16 or 32), the pads read like tokens
+        masked_out = unpacked_out * real[:, :, None]  # zero the outputs at pad positions
+        alone = [lstm(inputs[b:b + 1, :n])[0][0] for b, n in enumerate(lengths.tolist())]  # each source alone
+    packing[bidirectional] = (
+        (packed_out - masked_out).abs().max().item(),
+        max((packed_out[b, :n] - alone[b]).abs().max().item() for b, n in enumerate(lengths.tolist())),
+    )
+    print(f"{'bidirectional' if bidirectional else 'left-to-right'}: |packed - masked unpacked| = {packing[bidirectional][0]:.1e}, "
+          f"|packed - each source alone| = {packing[bidirectional][1]:.1e}")
+assert packing[False][0] < 1e-6 and packing[False][1] < 1e-6  # one direction: packing == masking the unpacked run
+assert packing[True][0] > 1e-2 and packing[True][1] < 1e-6  # both: only packing gives the unpadded answer
+steps_unpacked, steps_packed = ids.numel(), int(lengths.sum())
+print(f"RNN steps: {steps_unpacked} unpacked, {steps_packed} packed ({steps_packed / steps_unpacked:.0%})")
+assert steps_packed == sum(len(source) for source in sources)  # one step per real token, none on pads
+
+# %% [markdown]
+# So, left to right, *packing equals a masked unpacked run* (the cell asserts it to $10^{-6}$),
+# if you also take $h_T$ at each sequence's end. What packing buys: that last state for free,
+# a correct **backward** direction (unpacked, it differs from the truth by more than $10^{-2}$;
+# the backward LSTM has read 23 pads before it meets `8/5/93`), and no work on pads: this batch
+# needs 46 of 87 steps. `utils.Seq2Seq`'s encoder packs, which is why the invariance above holds
+# for the bidirectional model too.
+#
+# ## 7. Mistakes with masks, and the checks that catch them
+#
+# Three mistakes pass silently in code that does not check:
+#
+# 1. **Wrong broadcast.** A padding mask of shape `(batch, n_keys)` against scores of shape
+#    `(batch, n_queries, n_keys)`. Broadcasting aligns axes from the *right*, so the mask is
+#    read as `(1, batch, n_keys)`: query row $t$ gets **sequence $t$'s** padding. It only fails
+#    loudly when `batch != n_queries`; when they are equal it runs and is wrong.
+# 2. **Inverted convention.** True = *masked*, as in `torch.nn.MultiheadAttention`'s
+#    `key_padding_mask` and `nn.Transformer`, against True = *may attend* in
+#    `scaled_dot_product_attention` and this course. Attention then reads **only** the pads.
+# 3. **Wrong axis.** A mask of shape `(batch, n_queries, 1)` (masking query rows) instead of
+#    `(batch, 1, n_keys)` (masking key columns): pads still get weight as keys.
+#
+# The check that catches all three is the one every attention test should have: **the weight
+# on pad keys is zero** (and, stronger, Section 6's invariance). A batch of 3 sequences of
+# 3 positions (so `batch == n_queries`), lengths 3, 2, 1:
+
+# %%
+x3 = torch.randn(3, 3, 4)  # (batch=3, seq_len=3, d): self-attention, so n_queries == n_keys == batch
+lengths3 = torch.tensor([3, 2, 1])
+pad_mask = torch_masking.padding_mask(lengths3, 3)  # (batch, n_keys), True at real keys
+
+
+def weight_on_pads(weights, lengths):
+    """Total weight that queries put on pad keys (should be 0). weights: (batch, n_queries, n_keys)."""
+    pads = ~torch_masking.padding_mask(lengths, weights.shape[-1])  # (batch, n_keys)
+    return (weights * pads[:, None, :]).sum().item()
+
+
+right = torch_masking.scaled_dot_product_attention(x3, x3, x3, pad_mask[:, None, :])[1]
+broadcast = torch.softmax((x3 @ x3.transpose(1, 2) / 2).masked_fill(~pad_mask, float("-inf")), dim=-1)  # (B,S) mask
+inverted = torch_masking.scaled_dot_product_attention(x3, x3, x3, ~pad_mask[:, None, :])[1]
+wrong_axis = torch_masking.scaled_dot_product_attention(x3, x3, x3, pad_mask[:, :, None])[1]
+torch_silent = F.scaled_dot_product_attention(x3, x3, x3, attn_mask=pad_mask)  # torch accepts it too
+for name, weights in (("right: (batch, 1, n_keys)", right), ("wrong broadcast: (batch, n_keys)", broadcast),
+                      ("inverted: True = masked", inverted), ("wrong axis: (batch, n_queries, 1)", wrong_axis)):
+    print(f"{name:34s} weight on pad keys: {weight_on_pads(weights, lengths3):.2f}")
+assert weight_on_pads(right, lengths3) == 0
+assert min(weight_on_pads(w, lengths3) for w in (broadcast, inverted, wrong_axis)) > 0.5
+assert not torch.allclose(torch_silent, right @ x3, atol=1e-3)  # torch's own function: silently wrong too
+
+# %% [markdown]
+# The course's functions refuse the first mistake with an error that says what to do (they
+# require one mask axis per score axis). Inverted masks and wrong axes have the right shape,
+# so only a test of what the mask *does* catches them.
+
+# %%
+try:
+    torch_masking.scaled_dot_product_attention(x3, x3, x3, pad_mask)
+except ValueError as error:
+    broadcast_error = str(error)
+print(broadcast_error[:200], "...")
+assert "one axis per score axis" in broadcast_error
+
+# %% [markdown]
+# ## 8. The causal mask: no peeking at the future
+#
+# A model that generates text one token at a time predicts token $t+1$ from tokens
+# $1, \dots, t$. Trained with teacher forcing on whole sequences at once, self-attention would
+# let position $t$ read position $t+1$, which holds the very token it must predict. The
+# **causal (look-ahead) mask** allows query $i$ to read keys $j \le i$ only: the lower
+# triangle *with* the diagonal (panel C of the first figure).
+#
+# The claim to check: with the mask, **changing a future token never changes an earlier
+# output**. Self-attention over the embedded date `lunes, 3 de diciembre de 2035`; we change
+# the token at position 10 and compare every output:
+
+# %%
+x_one = x_batch[2:3]  # (1, 29, d): the embedded third source
+changed = x_one.copy()
+changed[0, 10] = embedding[vocab.stoi["9"]]  # position 10 was "e"; now it is "9"
+moved = {}
+for causal in (True, False):
+    before, _ = masking.scaled_dot_product_attention(x_one, x_one, x_one, causal=causal)
+    after, _ = masking.scaled_dot_product_attention(changed, changed, changed, causal=causal)
+    moved[causal] = np.abs(after - before).max(axis=-1)[0]  # (29,): largest change at each position
+    print(f"causal={causal!s:5}: largest change at positions 0-9: {moved[causal][:10].max():.1e}, "
+          f"at 10-28: {moved[causal][10:].min():.2f} or more")
+assert np.all(moved[True][:10] == 0)  # exactly zero: positions 0-9 cannot see position 10
+assert moved[False][:10].min() > 1e-3 and moved[True][10:].min() > 1e-3  # no mask: the past moves too
+
+# %% [markdown]
+# Exactly zero, not just small: a masked key gets weight $e^{-\infty} = 0$.
+#
+# ### Experiment: a next-character model with and without the mask
+#
+# What happens to a model trained without the mask? `torch_masking.CharSelfAttentionModel`
+# is a tiny self-attention model: character and position embeddings ($d = 32$), one
+# single-head self-attention block with a feed-forward layer, and an output layer over the
+# characters. We train it to predict the next character of 2,000 ISO dates (`1993-08-05`,
+# the targets of the date data set), reading `<s> 1 9 9 3 ...` and predicting
+# `1 9 9 3 ... </s>`. Two runs, identical (data, model, 5 epochs, batches of 32, Adam with
+# learning rate 0.003, seed 0) except for **one** thing: the causal mask.
+#
+# Then we ask each model two questions that only the past may answer:
+#
+# * its **loss with the future hidden** on 500 held-out dates: position $t$'s prediction is
+#   computed from `<s>` ... $c_t$ alone (`torch_masking.generation_loss`), exactly what the
+#   model will see when it generates;
+# * 200 **generated** strings: start from `<s>`, sample a character from the prediction at the
+#   newest position, append it, repeat until `</s>`. How many are real calendar dates?
+#
+# *Predict before you run:* which model reaches the lower training loss, and which one writes
+# dates?
+
+# %%
+iso_dates = [target for _, target in utils.load_dates("train")[:2000]]
+held_out_dates = [target for _, target in utils.load_dates("valid")[:500]]
+NEXT_CHAR = dict(epochs=5, batch_size=32, lr=3e-3, d_model=32, layers=1, seed=0)
+lm_causal = torch_masking.train_next_char_model(iso_dates, causal=True, **NEXT_CHAR)
+lm_cheat = torch_masking.train_next_char_model(iso_dates, causal=False, **NEXT_CHAR)
+
+
+def real_dates(strings):
+    """Fraction of strings that are real calendar dates written YYYY-MM-DD."""
+    def is_date(s):
+        try:
+            return re.fullmatch(r"\d{4}-\d{2}-\d{2}", s) is not None and bool(datetime.date.fromisoformat(s))
+        except ValueError:  # e.g. month 13 or day 32
+            return False
+    return float(np.mean([is_date(s) for s in strings]))
+
+
+lm_results = {}
+for name, model in (("causal mask", lm_causal), ("no mask", lm_cheat)):
+    with torch.no_grad():
+        ids_held, _ = model.vocab.pad_batch([model.vocab.encode(t, bos=True, eos=True) for t in held_out_dates])
+        teacher_forced = torch_masking.next_char_loss(model, ids_held).item()  # whole strings fed at once
+    samples = torch_masking.sample_strings(model, 200, seed=0)
+    lm_results[name] = dict(train=model.history.loss[-1], teacher_forced=teacher_forced,
+                            future_hidden=torch_masking.generation_loss(model, held_out_dates),
+                            real=real_dates(samples))
+    print(f"{name}: generated {samples[:5]}")
+for name, r in lm_results.items():
+    print(f"{name:12s} training loss {r['train']:.4f} | held-out loss, whole string fed {r['teacher_forced']:.3f}, "
+          f"future hidden {r['future_hidden']:.3f} | real dates generated {r['real']:.2f}")
+honest, cheat = lm_results["causal mask"], lm_results["no mask"]
+assert cheat["train"] < 0.05 and honest["train"] > 0.5  # near zero by copying; the honest model pays for uncertainty
+assert cheat["teacher_forced"] < 0.05  # held out, but with the whole string fed: the cheat still works
+assert abs(honest["future_hidden"] - honest["teacher_forced"]) < 1e-4  # with the mask, training sees what generation sees
+assert cheat["future_hidden"] >= honest["future_hidden"] + 1.0  # without it, the past alone is not enough
+assert honest["real"] >= 0.9 and cheat["real"] <= 0.6
+
+# %%
+fig, ax = plt.subplots(figsize=(6.5, 3.4))
+epochs = np.arange(1, NEXT_CHAR["epochs"] + 1)
+for (name, model), color in zip((("causal mask", lm_causal), ("no mask", lm_cheat)), ("C0", "C1")):
+    ax.plot(epochs, model.history.loss, "o-", color=color, label=f"{name}: training loss")
+    ax.axhline(lm_results[name]["future_hidden"], color=color, linestyle="--",
+               label=f"{name}: held-out loss, future hidden")
+ax.set_yscale("log")
+ax.set_xlabel("epoch")
+ax.set_ylabel("next-character loss (nats, log scale)")
+ax.set_title("Without a causal mask, is a near-zero training loss good news?")
+ax.legend(fontsize=8)
+fig.tight_layout();
+
+# %% [markdown]
+# The model without the mask drives its training loss to nearly zero, and with the future
+# hidden it does far worse than the honest model (by more than 1 nat per character, asserted);
+# its samples are mostly not dates. For the causal model the two held-out losses are equal: the
+# mask makes training see exactly what generation will see. Where did it look? Its attention weights on the training strings show it: each
+# position puts most of its weight on the **next** position, whose input is the answer.
+
+# %%
+train_ids, _ = lm_cheat.vocab.pad_batch([lm_cheat.vocab.encode(t, bos=True, eos=True) for t in iso_dates[:200]])
+with torch.no_grad():
+    lm_cheat(train_ids[:, :-1])  # (200, 11) inputs <s> 1 9 9 3 - ...
+cheat_weights = lm_cheat.last_weights[0]  # (200, 11 queries, 11 keys)
+on_next = torch.diagonal(cheat_weights, offset=1, dim1=1, dim2=2).mean().item()  # weight of query t on key t + 1
+print(f"mean weight a position puts on the next position (no mask): {on_next:.2f} (uniform would be 1/11 = 0.09)")
+assert on_next > 0.5
+
+# %% [markdown]
+# The validation loss of teacher forcing would *not* have caught this: it too feeds whole
+# strings, so the cheat works there as well. Only generation, which has no future to copy, or
+# the test of the previous cell (change a future token, see whether the past moves) shows it.
+#
+# ## 9. Masked language modelling: 15%, then 80-10-10
+#
+# The causal mask lets a model read only the past, which is right for *generating*. For
+# *understanding* a sentence, both sides help: the letter missing from `ele_hant` is easy
+# from both neighbours. BERT (Devlin et al., 2019) trains a model that reads the whole
+# sequence (no causal mask) by hiding some tokens and asking for them back:
+#
+# 1. **choose** 15% of the ordinary tokens (never padding or special tokens such as `<s>`,
+#    `</s>` or `[MASK]`); only they get a label, every other position gets the label -100,
+#    which the loss ignores;
+# 2. of the chosen tokens, replace **80%** by `[MASK]`, **10%** by a random ordinary token,
+#    and leave **10%** unchanged.
+#
+# **Why the noise?** If every chosen token became `[MASK]`, the model would learn that only
+# `[MASK]` positions ever need a prediction: at every other position it is never asked and
+# never corrected, so what it outputs there is arbitrary. Yet `[MASK]` never appears when the
+# model is used later (fine-tuned on real text). The random 10% teach it that any token may be
+# wrong, so it must check every position against its context; the unchanged 10% teach it that
+# the token it sees is usually right.
+#
+# `masking.mlm_mask(ids, mask_id=..., vocab_size=..., special_ids=..., rng=...)` does it.
+# First its proportions, on 4,000 padded words, against the binomial standard errors:
+
+# %%
+words = [word for word, _ in utils.load_cmudict("train")]
+mlm_vocab = utils.Vocab(sorted(set("".join(words))) + [torch_masking.MASK_TOKEN], level="char")
+special_ids = [mlm_vocab.stoi[t] for t in (*utils.Vocab.SPECIALS, torch_masking.MASK_TOKEN)]
+word_ids, _ = mlm_vocab.pad_batch([mlm_vocab.encode(w, bos=True, eos=True) for w in words[:4000]])  # (4000, max_len)
+word_ids = word_ids.numpy()
+corrupted, labels = masking.mlm_mask(word_ids, mask_id=mlm_vocab.stoi[torch_masking.MASK_TOKEN],
+                                     vocab_size=len(mlm_vocab), special_ids=special_ids, rng=np.random.default_rng(0))
+chosen = labels != masking.IGNORE_LABEL
+ordinary = ~np.isin(word_ids, special_ids)
+n_letters = len(mlm_vocab) - len(special_ids)  # the random token is one of these; it equals the original 1 time in n
+became_mask = chosen & (corrupted == mlm_vocab.stoi[torch_masking.MASK_TOKEN])
+shares = {
+    "chosen / ordinary tokens": (chosen.sum() / ordinary.sum(), 0.15, ordinary.sum()),
+    "[MASK] / chosen": (became_mask.sum() / chosen.sum(), 0.8, chosen.sum()),
+    "random / chosen": ((chosen & ~became_mask & (corrupted != word_ids)).sum() / chosen.sum(),
+                        0.1 * (1 - 1 / n_letters), chosen.sum()),
+    "unchanged / chosen": ((corrupted[chosen] == word_ids[chosen]).mean(), 0.1 + 0.1 / n_letters, chosen.sum()),
+}
+for name, (share, p, n) in shares.items():
+    z = (share - p) / np.sqrt(p * (1 - p) / n)
+    print(f"{name:26s} {share:.4f}  expected {p:.4f}  z = {z:+.1f}")
+    assert abs(z) < 4
+assert not chosen[~ordinary].any()  # never a pad, <s>, </s> or [MASK]
+assert np.array_equal(labels[chosen], word_ids[chosen]) and np.array_equal(corrupted[~chosen], word_ids[~chosen])
+
+# %% [markdown]
+# Every share lies within 4 standard errors of its target (a correct implementation lands
+# outside that about once in 16,000 checks), no special position is ever chosen, labels are
+# the original ids at chosen positions and -100 elsewhere, and only chosen positions change.
+#
+# ### Experiment: a tiny masked model, with and without the noise
+#
+# `torch_masking.train_masked_char_model` trains the same tiny model as Section 8 with **no**
+# causal mask (2 blocks, $d = 32$) on 8,000 words of the CMU pronouncing dictionary, corrupting
+# every batch afresh. Two runs, identical (data, model, 3 epochs, batches of 64, learning rate
+# 0.005, seed 0) except for **one** thing: the 80-10-10 rule against 100% `[MASK]`. We test on
+# the 1,000 held-out words, one random letter per word:
+#
+# * *masked letter*: the letter is replaced by `[MASK]`; can the model fill it in? A model that
+#   ignored the context could do no better than always guessing the most common letter;
+# * *unmasked letter*: the letter is left as it is; does the model's prediction there agree
+#   with what it sees?
+
+# %%
+MLM = dict(epochs=3, batch_size=64, lr=5e-3, d_model=32, layers=2, seed=0)
+train_words, test_words = words[:8000], [word for word, _ in utils.load_cmudict("test")]
+mlm_noise = torch_masking.train_masked_char_model(train_words, mask_prob=0.8, random_prob=0.1, **MLM)
+mlm_all_mask = torch_masking.train_masked_char_model(train_words, mask_prob=1.0, random_prob=0.0, **MLM)
+
+hidden = np.random.default_rng(0)  # masked_letter_accuracy draws its positions the same way (seed 0)
+positions = [hidden.integers(len(w)) for w in test_words]
+most_common = Counter("".join(train_words)).most_common(1)[0][0]
+baseline = np.mean([w[p] == most_common for w, p in zip(test_words, positions)])
+results = {name: {corruption: torch_masking.masked_letter_accuracy(model, test_words, seed=0, corruption=corruption)
+                  for corruption in ("mask", "none")}
+           for name, model in (("80-10-10", mlm_noise), ("100% [MASK]", mlm_all_mask))}
+print(f"always guess {most_common!r} (the most common letter): {baseline:.3f}; uniform chance 1/26 = {1 / 26:.3f}")
+for name, accuracy in results.items():
+    print(f"{name:12s} masked letter filled in: {accuracy['mask']:.3f}   unmasked letter predicted: {accuracy['none']:.3f}")
+assert min(r["mask"] for r in results.values()) >= baseline + 0.05  # both read the context, not just frequencies
+assert results["80-10-10"]["none"] >= 0.8 and results["100% [MASK]"]["none"] <= 0.4
+
+# %%
+fig, ax = plt.subplots(figsize=(6.5, 3.3))
+names = list(results)
+for offset, (corruption, label) in enumerate((("mask", "masked letter (filled in)"), ("none", "unmasked letter"))):
+    ax.bar(np.arange(2) + 0.38 * offset, [results[n][corruption] for n in names], width=0.36, label=label)
+ax.axhline(baseline, color="grey", linestyle=":", label=f"always guess {most_common!r}")
+ax.set_xticks(np.arange(2) + 0.19, [f"trained with {n}" for n in names])
+ax.set_ylim(0, 1)
+ax.set_ylabel("accuracy on 1,000 held-out words")
+ax.set_title("Does the 80-10-10 noise teach the model about unmasked positions?")
+ax.legend(fontsize=8, loc="upper right")
+fig.tight_layout();
+
+# %% [markdown]
+# Both models fill in `[MASK]` above the most-common-letter guess (by at least 0.05, asserted):
+# they read the neighbouring letters. At an unmasked letter they differ completely: the 80-10-10 model
+# predicts the letter it sees (0.8 or more), the all-`[MASK]` model was never asked about such
+# positions and gets them mostly wrong (0.4 or less). A model that is only right where it sees
+# `[MASK]` is useless on real text, which has none.
+#
+# ## What we saw
+#
+# * Without a mask, attention gave more than 0.3 of each query's weight to padding and changed
+#   a sequence's output with the batch it sat in; with a padding mask the output equalled the
+#   unpadded one to $10^{-12}$. The course's seq2seq models give the same log-probabilities
+#   alone and in a heavily padded batch (to $10^{-4}$, float32), for the plain, dot-attention
+#   and bidirectional models.
+# * Filling masked scores with $-\infty$ gives exact zeros; a fully masked row must be caught
+#   (zeros, and zero gradient), since $-\infty$ alone gives NaN and $-10^9$ gives uniform weight
+#   on the ignored positions (and does not exist in float16). Pad targets must be ignored in
+#   the loss, or it changes with the padding.
+# * Packing equals a masked unpacked run for a left-to-right RNN, and is needed for a correct
+#   backward direction.
+# * Scaled dot-product attention (queries, keys, values) passes a gradient check below
+#   $10^{-7}$ with every mask and equals PyTorch's own function; $K \ne V$ matters whenever the
+#   thing to find differs from the thing to fetch.
+# * With a causal mask a future token changes no earlier output (exactly). Without it a tiny
+#   next-character model reached a training loss below 0.05 by reading the next position
+#   (more than half of its attention weight); with the future hidden its held-out loss was
+#   more than 1 nat per character worse than the masked model's, and at most 60% of its
+#   samples were real dates, against at least 90% with the mask (seeds 0-2: the tests repeat
+#   the asserts on seeds 1 and 2).
+# * The 80-10-10 corruption has the right proportions (within 4 standard errors) and never
+#   picks special tokens; a tiny model trained with it fills masked letters of held-out words
+#   better than the most-common-letter guess, and, unlike a model trained with 100% `[MASK]`,
+#   also predicts the letters it sees.
+#
+# ## Exercises
+#
+# **Exercise 1: the padding mask.** Write `padding_mask(lengths, max_len)`: `lengths` is a
+# `(batch,)` array of ints, and the result a `(batch, max_len)` **boolean** array, True at the
+# real tokens (position $j$ of row $b$ is real when $j <$ `lengths[b]`) and False at padding.
+
+# %%
+def padding_mask(lengths, max_len):
+    ### BEGIN SOLUTION
+    return np.arange(max_len)[None, :] < np.asarray(lengths)[:, None]  # (batch, max_len)
+    ### END SOLUTION
+
+
+# %%
+masking_checks.check_padding_mask(padding_mask)
+
+# %% [markdown]
+# **Exercise 2: the causal mask.** Write `causal_mask(n)`: an `(n, n)` boolean array whose
+# entry `[i, j]` is True when query $i$ may attend to key $j$, that is, when $j \le i$.
+
+# %%
+def causal_mask(n):
+    ### BEGIN SOLUTION
+    return np.tril(np.ones((n, n), dtype=bool))  # (n_queries, n_keys): lower triangle with the diagonal
+    ### END SOLUTION
+
+
+# %%
+masking_checks.check_causal_mask(causal_mask)
+
+# %% [markdown]
+# **Exercise 3: the 80-10-10 procedure.** Write `mlm_corrupt(ids, mask_id, vocab_size,
+# special_ids, rng)`: `ids` is an int array `(batch, seq_len)`; choose each position whose id is
+# **not** in `special_ids` with probability 0.15; of the chosen, replace 80% by `mask_id`, 10% by
+# a random id drawn from the ids that are not special, and leave 10% unchanged. Return
+# `(inputs, labels)`: the corrupted ids, and the original id at chosen positions, -100 elsewhere.
+# Use only `rng` (a `np.random.Generator`) for randomness. The checker tests your proportions
+# on a large batch.
+
+# %%
+def mlm_corrupt(ids, mask_id, vocab_size, special_ids, rng):
+    ### BEGIN SOLUTION
+    ordinary = ~np.isin(ids, special_ids)  # pads and specials are never chosen
+    chosen = ordinary & (rng.random(ids.shape) < 0.15)
+    u = rng.random(ids.shape)  # ONE draw decides mask / random / keep
+    inputs = ids.copy()
+    inputs[chosen & (u < 0.8)] = mask_id
+    to_random = chosen & (u >= 0.8) & (u < 0.9)
+    ordinary_ids = np.setdiff1d(np.arange(vocab_size), special_ids)
+    inputs[to_random] = rng.choice(ordinary_ids, size=int(to_random.sum()))
+    labels = np.where(chosen, ids, -100)
+    return inputs, labels
+    ### END SOLUTION
+
+
+# %%
+masking_checks.check_mlm_mask(mlm_corrupt)
+
+# %% [markdown]
+# **Exercise 4 (open): left padding.** Some models pad on the *left* (`<pad> <pad> c a t`) so
+# that the newest token of every sequence sits in the last column. Build the combined mask
+# (padding AND causal) for a left-padded batch. Which queries now have nothing to attend to?
+# Show that `torch_masking.scaled_dot_product_attention` gives them zeros, not NaN, and say why
+# their outputs do not matter.
+#
+# **Exercise 5 (open): the cheat, measured.** Train Section 8's model without the mask and
+# plot the attention weights of one training string as a heatmap (`utils.plot_attention`).
+# Then train with the mask and `layers=2`: does the generated share of real calendar dates
+# (valid months and days) go up?
+#
+# **Exercise 6 (open): the random 10%.** In Section 9's test, replace the hidden letter by a
+# *different random letter* (`masked_letter_accuracy(..., corruption="random")`) and ask both
+# models for the original. Before you run it: which model do you expect to correct more
+# typos, and why? Then run it and explain what you see.
