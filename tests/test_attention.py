@@ -208,7 +208,8 @@ def test_attention_ignores_padding(score):
 
 def test_attention_with_values_different_from_keys():
     g = torch.Generator().manual_seed(0)
-    q, keys, values = torch.randn(2, 3, 4, generator=g), torch.randn(2, 5, 4, generator=g), torch.randn(2, 5, 7, generator=g)
+    q, keys = torch.randn(2, 3, 4, generator=g), torch.randn(2, 5, 4, generator=g)
+    values = torch.randn(2, 5, 7, generator=g)
     ctx, w = Attention(DotScore(4))(q, keys, values)
     assert ctx.shape == (2, 3, 7)
     torch.testing.assert_close(ctx, w @ values)

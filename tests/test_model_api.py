@@ -158,7 +158,8 @@ def test_bridges():
     fwd, bwd = h[0::2], h[1::2]
     torch.testing.assert_close(Bridge("sum", "gru", 2, 2, 2, 2)(h), fwd + bwd)
     torch.testing.assert_close(Bridge("backward", "gru", 2, 2, 2, 2)(h), bwd)
-    assert (Bridge("zeros", "gru", 2, 5, 2, 2)(h) == 0).all() and Bridge("zeros", "gru", 2, 5, 2, 2)(h).shape == (2, 3, 5)
+    zeros = Bridge("zeros", "gru", 2, 5, 2, 2)(h)
+    assert (zeros == 0).all() and zeros.shape == (2, 3, 5)
     linear = Bridge("linear", "lstm", 2, 5, 2, 2)
     out_h, out_c = linear((h, -h))
     expected = torch.tanh(linear.W_h(torch.cat([fwd, bwd], -1)))

@@ -7,15 +7,15 @@ import pytest
 import torch
 from torch import nn
 
-from utils.scratch.rnn import GRU, LSTM, RNN, PeepholeLSTM
 from utils.nn.rnn import PeepholeLSTM as TorchPeepholeLSTM
 from utils.nn.rnn import PeepholeLSTMCell, from_torch, to_torch, torch_grads
+from utils.scratch.rnn import GRU, LSTM, RNN, PeepholeLSTM
 
 torch.set_num_threads(1)
 PAIRS = [(RNN, nn.RNN), (LSTM, nn.LSTM), (PeepholeLSTM, TorchPeepholeLSTM), (GRU, nn.GRU)]
 
 
-from peephole_by_hand import C_PREV, G, O_READING_OLD_CELL_H, PEEP, PEEPHOLE_BY_HAND  # noqa: E402  (tests/ is on sys.path)
+from peephole_by_hand import C_PREV, O_READING_OLD_CELL_H, PEEP, PEEPHOLE_BY_HAND, G  # noqa: E402  (tests/ is on sys.path)
 
 
 def _run_both(layer, module, x, h0, c0, rng):
@@ -159,7 +159,8 @@ def test_peephole_state_shapes_are_checked_like_nn_lstm():
     ok = torch.zeros(1, 2, 4)
     module(x, (ok, ok))  # nn.LSTM's layout is accepted
     for bad in (torch.zeros(2, 4), torch.zeros(1, 1, 4), torch.zeros(2, 2, 4)):
-        with pytest.raises(ValueError, match=r"state h must have shape \(num_layers=1, batch, hidden_size\) = \(1, 2, 4\)"):
+        expected = r"state h must have shape \(num_layers=1, batch, hidden_size\) = \(1, 2, 4\)"
+        with pytest.raises(ValueError, match=expected):
             module(x, (bad, ok))
         with pytest.raises(ValueError, match="state c must have shape"):
             module(x, (ok, bad))

@@ -20,7 +20,7 @@ Modules (one concept each):
 =================  ==========================================================
 """
 from .repro import *  # noqa: F401,F403
-from .validate import *  # noqa: F401,F403
+from . import validate  # noqa: F401  argument checks shared by every module: utils.validate.positive_int, ...
 from .vocab import *  # noqa: F401,F403
 from .metrics import *  # noqa: F401,F403
 from .plots import *  # noqa: F401,F403

@@ -87,7 +87,8 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Ten
             raise ValueError(
                 f"mask has {mask.dim()} axes {tuple(mask.shape)} but scores have {scores.dim()} "
                 f"{tuple(scores.shape)}: a mask needs one axis per score axis (it is not broadcast from the "
-                "left, which would silently pair the wrong rows); give the mask one axis per score axis, e.g. a (batch, src_len) "
+                "left, which would silently pair the wrong rows); give the mask one axis per score axis, e.g. a "
+                "(batch, src_len) "
                 "padding mask for (batch, tgt_len, src_len) scores becomes mask.unsqueeze(1), "
                 "shape (batch, 1, src_len)"
             )

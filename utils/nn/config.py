@@ -137,7 +137,8 @@ class ModelConfig:
         for name in ("embed_size", "hidden_size", "layers"):
             object.__setattr__(self, name, positive_int(name, getattr(self, name)))
         if self.encoder_hidden_size is not None:
-            object.__setattr__(self, "encoder_hidden_size", positive_int("encoder_hidden_size", self.encoder_hidden_size))
+            size = positive_int("encoder_hidden_size", self.encoder_hidden_size)
+            object.__setattr__(self, "encoder_hidden_size", size)
         for name in ("residual", "bidirectional", "reverse_source"):
             object.__setattr__(self, name, boolean(name, getattr(self, name)))
         object.__setattr__(self, "dropout", finite_float("dropout", self.dropout, low=0.0, high=0.99))
@@ -189,7 +190,7 @@ class TrainConfig:
     clip: the largest global gradient norm (None: no clipping). seed: weights and data order.
     """
 
-    epochs: int = 4
+    epochs: int = 5
     batch_size: int = 64
     lr: float = 5e-3
     decay_epochs: int = 2
@@ -227,6 +228,7 @@ def split_settings(settings: dict) -> tuple[dict, dict]:
     unknown = sorted(set(settings) - model_fields - train_fields)
     if unknown:
         raise TypeError(f"unknown setting(s) {unknown}: a setting is a field of utils.ModelConfig "
-                        f"({', '.join(sorted(model_fields))}) or of utils.TrainConfig ({', '.join(sorted(train_fields))})")
+                        f"({', '.join(sorted(model_fields))}) or of utils.TrainConfig "
+                        f"({', '.join(sorted(train_fields))})")
     return ({k: v for k, v in settings.items() if k in model_fields},
             {k: v for k, v in settings.items() if k in train_fields})

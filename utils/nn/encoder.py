@@ -53,7 +53,8 @@ class StackedRNN(nn.Module):
         super().__init__()
         one_of("cell", cell, tuple(_CELLS))
         self.cell = cell
-        self.input_size, self.hidden_size = positive_int("input_size", input_size), positive_int("hidden_size", hidden_size)
+        self.input_size = positive_int("input_size", input_size)
+        self.hidden_size = positive_int("hidden_size", hidden_size)
         self.num_layers = positive_int("layers", layers)
         self.residual, self.bidirectional = boolean("residual", residual), boolean("bidirectional", bidirectional)
         self.directions = 2 if bidirectional else 1

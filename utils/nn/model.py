@@ -43,7 +43,8 @@ class Batch:
         self.src_ids, self.src_lengths, self.tgt_in, self.tgt_out = src_ids, src_lengths, tgt_in, tgt_out
 
     def to(self, device) -> "Batch":
-        return Batch(self.src_ids.to(device), self.src_lengths.to(device), self.tgt_in.to(device), self.tgt_out.to(device))
+        return Batch(self.src_ids.to(device), self.src_lengths.to(device), self.tgt_in.to(device),
+                     self.tgt_out.to(device))
 
     def __len__(self) -> int:
         return self.src_ids.shape[0]
@@ -201,7 +202,8 @@ class Seq2Seq(nn.Module):
         if not isinstance(source, str):
             raise TypeError(f"a source must be a string, got {type(source).__name__}: {source!r}")
         if not source.strip():  # the same rule as train_seq2seq's pairs
-            raise ValueError(f"cannot translate an empty or whitespace-only source ({source!r}): there is nothing to read")
+            raise ValueError(f"cannot translate an empty or whitespace-only source ({source!r}): "
+                             "there is nothing to read")
         tokens = self.src_vocab.tokenize(source)
         unknown = [t for t in tokens if t not in self.src_vocab.stoi]
         if len(unknown) == len(tokens):
@@ -273,7 +275,8 @@ class Seq2Seq(nn.Module):
         return w[..., ::-1].copy() if self.config.reverse_source else w
 
     # ------------------------------------------------------------------ search
-    def _search_chunk(self, encoded: list[list[int]], beam_size: int, max_len: int, alpha: float) -> list[list[Hypothesis]]:
+    def _search_chunk(self, encoded: list[list[int]], beam_size: int, max_len: int,
+                      alpha: float) -> list[list[Hypothesis]]:
         """Beam search for a batch of sources; beam_size 1 is greedy decoding."""
         src_ids, src_lengths = self._src_tensors(encoded)
         B, K, V = len(encoded), beam_size, len(self.tgt_vocab)
@@ -304,14 +307,15 @@ class Seq2Seq(nn.Module):
             state = out.state if K == 1 else out.state.select(rows)  # greedy: every row extends itself
             history = torch.cat([history.index_select(0, rows), token.view(-1, 1)], dim=1)
             if out.weights is not None:
-                weight_history = [w.index_select(0, rows) for w in weight_history] + [out.weights[:, -1].index_select(0, rows)]
+                weight_history = [w.index_select(0, rows) for w in weight_history]
+                weight_history.append(out.weights[:, -1].index_select(0, rows))  # (B*K, src_len)
             finished = finished.index_select(0, rows) | (token.view(-1) == eos)
             scores = top
             tokens = token.view(-1, 1)
             if finished.all():
                 break
         weights = torch.stack(weight_history, dim=1).cpu().numpy() if weight_history else None  # (B*K, steps, S)
-        history, scores_np, finished_np = history.tolist(), scores.view(-1).tolist(), finished.tolist()
+        history, scores_np = history.tolist(), scores.view(-1).tolist()
         results = []
         for b in range(B):
             hyps = []

@@ -144,7 +144,8 @@ def to_torch(layer):
     is zero except the GRU's ``b_hn``.
     """
     if not isinstance(layer, (RNN, LSTM, GRU)):
-        raise TypeError(f"to_torch expects a utils.scratch.rnn RNN, LSTM, PeepholeLSTM or GRU, got {type(layer).__name__}")
+        raise TypeError("to_torch expects a utils.scratch.rnn RNN, LSTM, PeepholeLSTM or GRU, got "
+                        f"{type(layer).__name__}")
     D, H, p = layer.input_size, layer.hidden_size, layer.params
     if isinstance(layer, RNN):
         module = nn.RNN(D, H, batch_first=True, dtype=torch.float64)

@@ -70,6 +70,12 @@ def _check_reserved(pairs, src_level: str, tgt_level: str) -> None:
                                  "read them as control tokens (padding, start, end); rename them in the data")
 
 
+def _describe(attention) -> str:
+    if attention is None:
+        return "no attention"
+    return attention if isinstance(attention, str) else "attention"
+
+
 def train_seq2seq(
     pairs: Sequence[tuple[str, str]],
     attention=None,
@@ -138,7 +144,7 @@ def train_seq2seq(
                                                                       train_config.seed),
         epochs=train_config.epochs, clip=train_config.clip, evaluate=evaluate, target=target,
         metric_name="valid exact", scheduler=scheduler,
-        desc=desc or f"seq2seq ({'no attention' if attention is None else attention if isinstance(attention, str) else 'attention'})",
+        desc=desc or f"seq2seq ({_describe(attention)})",
         progress_bar=progress, verbose=verbose,
     )
     return net
