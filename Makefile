@@ -34,8 +34,9 @@ $(SITE_STAMP): pyproject.toml $(STAMP)
 
 setup-site: $(SITE_STAMP)  ## install the 'site' extra: Sphinx + MyST-NB, MathJax, reveal.js, RISE, Playwright
 
-lab: $(STAMP)  ## open the course in JupyterLab (as root too)
-	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) chapters/
+LAB_ARGS ?=
+lab: $(STAMP)  ## open the course in JupyterLab (as root too; extra flags: LAB_ARGS="--port=8899")
+	$(VENV)/bin/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) chapters/
 
 site: $(SITE_STAMP)  ## build the course website from the stored outputs into _build/site (open _build/site/index.html)
 	$(PY) -m tools.site build
