@@ -42,11 +42,11 @@ def plain_model():
     return train_seq2seq(TRAIN, None, hidden_size=32, epochs=2, batch_size=32, progress=False, verbose=False)
 
 
-def _model(attention=None, cell="gru", reverse_source=False):
+def _model(attention=None, cell="gru", reverse_source=False, peeky=False):
     torch.manual_seed(0)
     src, tgt = Vocab.build([s for s, _ in TRAIN]), Vocab.build([t for _, t in TRAIN])
     return Seq2Seq(src, tgt, attention=attention, cell=cell, hidden_size=16, embed_size=8,
-                   reverse_source=reverse_source, max_output_len=12)
+                   reverse_source=reverse_source, max_output_len=12, peeky=peeky)
 
 
 # ------------------------------------------------------------------ the API on a trained model
@@ -283,11 +283,11 @@ def test_decoders_interface_shapes():
     assert (out.weights[1, :, 3:] == 0).all()
 
 
-@pytest.mark.parametrize("attention", [None, "dot", "bahdanau", "luong-general", "local-m", "local-p",
+@pytest.mark.parametrize("attention", [None, "peeky", "dot", "bahdanau", "luong-general", "local-m", "local-p",
                                        utils.AttentionConfig(score="additive", input_feeding=True)])
 def test_step_by_step_decoding_equals_teacher_forcing(attention):
     """Running the decoder one step at a time gives the same logits as all steps at once."""
-    model = _model(attention).eval()
+    model = _model(attention).eval() if attention != "peeky" else _model(None, peeky=True).eval()
     batch = model.make_batch([("abcd", "dcba"), ("ab", "ba")])
     with torch.no_grad():
         logits, _ = model(batch.src_ids, batch.src_lengths, batch.tgt_in)

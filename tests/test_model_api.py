@@ -91,6 +91,20 @@ def test_bahdanau_queries_the_previous_state_and_feeds_the_context_into_the_rnn(
             s_prev = s
 
 
+def test_peeky_decoder_reads_the_context_vector_at_every_step():
+    model = _model(peeky=True, cell="gru")
+    assert model.decoder.rnn.layers[0].input_size == 4 + 8 and model.decoder.out.in_features == 16
+    batch = model.make_batch([("abcd", "dcba")])
+    with torch.no_grad():
+        _, state = model.encode(batch.src_ids, batch.src_lengths)
+        torch.testing.assert_close(state.peek, state.rnn[-1])  # c = h_T, the decoder's initial state
+        logits, _ = model(batch.src_ids, batch.src_lengths, batch.tgt_in)
+        state.peek = torch.zeros_like(state.peek)  # hide c from the steps: the outputs change
+        assert not torch.allclose(model.decoder(batch.tgt_in, state).logits, logits)
+    with pytest.raises(ValueError, match="peeky=True is for the plain decoder"):
+        ModelConfig(peeky=True, attention="dot")
+
+
 def test_input_feeding_feeds_the_previous_attentional_state():
     plain = _model(attention="luong-general")
     fed = _model(attention=AttentionConfig(score="general", input_feeding=True))

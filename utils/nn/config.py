@@ -117,6 +117,8 @@ class ModelConfig:
         "sum" (fwd + bwd), "backward" (the backward direction's only), "zeros" (no bridge: the
         decoder starts from zeros). None picks "copy" where it applies, else "linear".
     attention: None, a preset name ("dot", "bahdanau", "luong-general", ...) or an AttentionConfig.
+    peeky: without attention, the decoder reads the context vector c = h_T at every step, not
+        only as its initial state (the textbook's peeky decoder; chapter 02).
     reverse_source: feed the source backwards (Sutskever et al.'s trick).
     """
 
@@ -130,6 +132,7 @@ class ModelConfig:
     bidirectional: bool = False
     bridge: str | None = None
     attention: AttentionConfig | str | None = None
+    peeky: bool = False
     reverse_source: bool = False
 
     def __post_init__(self):
@@ -139,10 +142,13 @@ class ModelConfig:
         if self.encoder_hidden_size is not None:
             size = positive_int("encoder_hidden_size", self.encoder_hidden_size)
             object.__setattr__(self, "encoder_hidden_size", size)
-        for name in ("residual", "bidirectional", "reverse_source"):
+        for name in ("residual", "bidirectional", "reverse_source", "peeky"):
             object.__setattr__(self, name, boolean(name, getattr(self, name)))
         object.__setattr__(self, "dropout", finite_float("dropout", self.dropout, low=0.0, high=0.99))
         object.__setattr__(self, "attention", resolve_attention(self.attention))
+        if self.peeky and self.attention is not None:
+            raise ValueError("peeky=True is for the plain decoder (attention=None): with attention the decoder "
+                             "already reads the source at every step")
         if self.bridge is not None:
             one_of("bridge", self.bridge, BRIDGES)
         if self.resolved_bridge == "copy" and (self.bidirectional or self.enc_size != self.hidden_size):

@@ -42,6 +42,8 @@ class DecoderState:
     src_lengths: (batch,) long.
     feed: what input feeding passes to the next step, (batch, F), or None.
     step: the index t of the next output position (local-m's p_t = t).
+    peek: the context vector c = h_T that a peeky plain decoder reads at every step,
+        (batch, hidden), or None.
 
     :meth:`select` picks rows (to reorder, repeat or drop hypotheses in beam search): every
     per-row field is indexed together, so no part of the state is left behind.
@@ -53,6 +55,7 @@ class DecoderState:
     src_lengths: torch.Tensor
     feed: torch.Tensor | None = None
     step: int = 0
+    peek: torch.Tensor | None = None
 
     def select(self, index: torch.Tensor) -> "DecoderState":
         """The state of rows ``index`` (batch', ) long, in that order (repeats allowed)."""
@@ -63,6 +66,7 @@ class DecoderState:
             src_lengths=self.src_lengths.index_select(0, index),
             feed=None if self.feed is None else self.feed.index_select(0, index),
             step=self.step,
+            peek=None if self.peek is None else self.peek.index_select(0, index),
         )
 
     @property
@@ -86,21 +90,36 @@ class DecoderOutput:
 
 
 class PlainDecoder(nn.Module):
-    """Embedding, RNN, output layer: the source reaches it only through its initial state."""
+    """Embedding, RNN, output layer: the source reaches it only through its initial state.
+
+    peeky=True (the textbook's "peeky" decoder): the context vector c = h_T (the decoder's
+    initial top-layer state, ``state.peek``) is also concatenated to the RNN's input and to the
+    output layer's input at *every* step: s_t = RNN([y_{t-1}; c], s_{t-1}), logits = W [s_t; c] + b.
+    The decoder can then no longer forget c; what is left of the bottleneck is c's size.
+    """
 
     has_attention = False
 
     def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, *, cell: str = "lstm", layers: int = 1,
-                 residual: bool = False, dropout: float = 0.0, pad_id: int = 0):
+                 residual: bool = False, dropout: float = 0.0, pad_id: int = 0, peeky: bool = False):
         super().__init__()
+        self.peeky = peeky
+        extra = hidden_size if peeky else 0
         self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=pad_id)
-        self.rnn = StackedRNN(cell, embed_size, hidden_size, layers, residual=residual, dropout=dropout)
-        self.out = nn.Linear(hidden_size, vocab_size)
+        self.rnn = StackedRNN(cell, embed_size + extra, hidden_size, layers, residual=residual, dropout=dropout)
+        self.out = nn.Linear(hidden_size + extra, vocab_size)
 
     def forward(self, tgt_in: torch.Tensor, state: DecoderState) -> DecoderOutput:
-        s, rnn_state = self.rnn(self.embedding(tgt_in), state.rnn)  # s: (batch, T, hidden)
+        x = self.embedding(tgt_in)  # (batch, T, embed)
+        if self.peeky:
+            if state.peek is None:
+                raise ValueError("a peeky decoder needs state.peek, the context vector (batch, hidden)")
+            peek = state.peek.unsqueeze(1).expand(-1, tgt_in.shape[1], -1)  # (batch, T, hidden): c at every step
+            x = torch.cat([x, peek], dim=-1)
+        s, rnn_state = self.rnn(x, state.rnn)  # s: (batch, T, hidden)
         new = replace(state, rnn=rnn_state, step=state.step + tgt_in.shape[1])
-        return DecoderOutput(self.out(s), new, s)  # logits (batch, T, vocab)
+        logits = self.out(torch.cat([s, peek], dim=-1) if self.peeky else s)  # (batch, T, vocab)
+        return DecoderOutput(logits, new, s)
 
 
 def _attention_layer(config: AttentionConfig, query_size: int, memory_size: int) -> Attention:
@@ -209,6 +228,6 @@ def make_decoder(config, vocab_size: int, memory_size: int, pad_id: int) -> nn.M
                   pad_id=pad_id)
     attention = config.attention
     if attention is None:
-        return PlainDecoder(vocab_size, config.embed_size, config.hidden_size, **common)
+        return PlainDecoder(vocab_size, config.embed_size, config.hidden_size, peeky=config.peeky, **common)
     cls = BahdanauDecoder if attention.placement == "bahdanau" else LuongDecoder
     return cls(vocab_size, config.embed_size, config.hidden_size, memory_size, attention, **common)

@@ -30,7 +30,7 @@ from ..validate import finite_float, positive_int
 from ..vocab import Vocab
 from .config import ModelConfig, split_settings
 from .decoder import DecoderState, make_decoder
-from .encoder import Bridge, Encoder
+from .encoder import Bridge, Encoder, _top_h
 
 __all__ = ["Seq2Seq", "Batch", "Hypothesis", "Trace", "masked_cross_entropy", "check_pairs"]
 
@@ -237,8 +237,10 @@ class Seq2Seq(nn.Module):
         memory, final = self.encoder(src_ids, src_lengths)  # (batch, src_len, D_enc), final states
         src_mask = src_ids != self.src_vocab.pad_id  # (batch, src_len): True at real tokens
         attends = self.config.attention is not None
-        state = DecoderState(rnn=self.bridge(final), memory=memory if attends else None,
-                             src_mask=src_mask if attends else None, src_lengths=src_lengths)
+        rnn = self.bridge(final)  # (layers, batch, hidden) (a pair for an LSTM)
+        peek = _top_h(rnn)[-1] if self.config.peeky else None  # (batch, hidden): c = h_T for a peeky decoder
+        state = DecoderState(rnn=rnn, memory=memory if attends else None,
+                             src_mask=src_mask if attends else None, src_lengths=src_lengths, peek=peek)
         return memory, state
 
     def forward(self, src_ids, src_lengths, tgt_in):
