@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -148,10 +148,10 @@ assert torch.all(with_utils[1] == 0)  # zeros: nothing to attend to, nothing rea
 # %% [markdown]
 # With $-10^9$ a fully masked row does not fail loudly: it quietly spreads its weight evenly
 # over the positions it was told to ignore. With plain $-\infty$ it becomes NaN, and the NaN
-# spreads: into the attention output, and backwards into the gradient of *every* value it
-# averaged (below: all 12 entries), and after one optimizer step into the weights. `utils.masked_softmax` (and its
-# NumPy twin in `utils.scratch`) fills with $-\infty$ and then sets rows with nothing allowed
-# to zero, forward **and** backward:
+# spreads: into the attention output, backwards into the gradient of *every* value it
+# averaged (below: all 12 entries), and after one optimizer step into the weights.
+# `utils.masked_softmax` (and its NumPy twin in `utils.scratch`) fills with $-\infty$ and then
+# sets rows with nothing allowed to zero, forward **and** backward:
 
 # %%
 values_toy = torch.randn(4, 3)  # (4 keys, d_v=3): what the weights average
@@ -230,7 +230,8 @@ assert np.diagonal(lookup_weights[0]).min() > 0.99
 #
 # **Why divide by $\sqrt{d_k}$?** For query and key entries with mean 0 and variance 1, the dot
 # product of two $d_k$-vectors has variance $d_k$: the larger the vectors, the larger the
-# scores, and the softmax saturates into a near one-hot choice whose gradient vanishes (chapter 03).
+# scores, and the softmax saturates into a near one-hot choice whose gradient vanishes
+# (chapter 03, Exercise 4).
 # Dividing by $\sqrt{d_k}$ brings the spread of the scores back to about 1, whatever $d_k$:
 
 # %%
@@ -343,8 +344,9 @@ assert max(parity.values()) < 1e-12
 #
 # ![Self-attention takes Q, K and V from one sequence; cross-attention takes Q from the decoder and K, V from the encoder](figures/05_self_vs_cross_attention.svg)
 #
-# The same function does both; only the inputs differ. Here with learned-looking projections
-# $W_Q, W_K, W_V$ (random here) on a decoder sequence of 4 states and an encoder sequence of 6:
+# The same function does both; only the inputs differ. Here with projections $W_Q, W_K, W_V$
+# (random here; a Transformer learns them) on a decoder sequence of 4 states and an encoder
+# sequence of 6:
 
 # %%
 d_model = 8
@@ -621,6 +623,7 @@ for (name, model), color in zip((("causal mask", lm_causal), ("no mask", lm_chea
     ax.axhline(lm_results[name]["future_hidden"], color=color, linestyle="--",
                label=f"{name}: held-out loss, future hidden")
 ax.set_yscale("log")
+ax.set_xticks(epochs)
 ax.set_xlabel("epoch")
 ax.set_ylabel("next-character loss (nats, log scale)")
 ax.set_title("Without a causal mask, is a near-zero training loss good news?")
@@ -631,8 +634,12 @@ fig.tight_layout();
 # The model without the mask drives its training loss to nearly zero, and with the future
 # hidden it does far worse than the honest model (by more than 1 nat per character, asserted);
 # its samples are mostly not dates. For the causal model the two held-out losses are equal: the
-# mask makes training see exactly what generation will see. Where did it look? Its attention weights on the training strings show it: each
-# position puts most of its weight on the **next** position, whose input is the answer.
+# mask makes training see exactly what generation will see.
+#
+# Where did the cheat look? Its attention weights on the training strings show it: each
+# position puts most of its weight on the **next** position, whose input is the answer (or on
+# another copy of that character: below, the `1` before the first `-` reads the second `-`).
+# The causal model's map, beside it, has nothing above the diagonal.
 
 # %%
 train_ids, _ = lm_cheat.vocab.pad_batch([lm_cheat.vocab.encode(t, bos=True, eos=True) for t in iso_dates[:200]])
@@ -642,11 +649,21 @@ cheat_weights = lm_cheat.last_weights[0]  # (200, 11 queries, 11 keys)
 on_next = torch.diagonal(cheat_weights, offset=1, dim1=1, dim2=2).mean().item()  # weight of query t on key t + 1
 print(f"mean weight a position puts on the next position (no mask): {on_next:.2f} (uniform would be 1/11 = 0.09)")
 assert on_next > 0.5
+string_tokens = ["<s>"] + list(iso_dates[0])  # the 11 inputs of the first training date
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+with torch.no_grad():
+    lm_causal(train_ids[:1, :-1])
+for ax, (name, model) in zip(axes, (("causal mask", lm_causal), ("no mask", lm_cheat))):
+    utils.plot_attention(model.last_weights[0][0].numpy(), string_tokens, string_tokens, ax=ax,
+                         title=f"{name}: query position (y) reads key position (x)")
+fig.suptitle(f"Where does each position look when predicting the next character of {iso_dates[0]}?")
+fig.tight_layout();
 
 # %% [markdown]
-# The validation loss of teacher forcing would *not* have caught this: it too feeds whole
-# strings, so the cheat works there as well. Only generation, which has no future to copy, or
-# the test of the previous cell (change a future token, see whether the past moves) shows it.
+# The usual held-out loss would *not* have caught this: it feeds whole strings, as training
+# does, so the cheat works on held-out dates too (below 0.05, asserted). Only a measurement
+# that hides the future (generation, the loss with the future hidden) or the test at the start
+# of this section (change a future token, see whether the past moves) shows it.
 #
 # ## 9. Masked language modelling: 15%, then 80-10-10
 #
@@ -749,10 +766,10 @@ fig.tight_layout();
 
 # %% [markdown]
 # Both models fill in `[MASK]` above the most-common-letter guess (by at least 0.05, asserted):
-# they read the neighbouring letters. At an unmasked letter they differ completely: the 80-10-10 model
-# predicts the letter it sees (0.8 or more), the all-`[MASK]` model was never asked about such
-# positions and gets them mostly wrong (0.4 or less). A model that is only right where it sees
-# `[MASK]` is useless on real text, which has none.
+# they read the neighbouring letters. At an unmasked letter they differ completely: the
+# 80-10-10 model predicts the letter it sees (0.8 or more), the all-`[MASK]` model was never
+# asked about such positions and gets them mostly wrong (0.4 or less). A model that is only
+# right where it sees `[MASK]` is useless on real text, which has none.
 #
 # ## What we saw
 #
@@ -846,10 +863,10 @@ masking_checks.check_mlm_mask(mlm_corrupt)
 # Show that `torch_masking.scaled_dot_product_attention` gives them zeros, not NaN, and say why
 # their outputs do not matter.
 #
-# **Exercise 5 (open): the cheat, measured.** Train Section 8's model without the mask and
-# plot the attention weights of one training string as a heatmap (`utils.plot_attention`).
-# Then train with the mask and `layers=2`: does the generated share of real calendar dates
-# (valid months and days) go up?
+# **Exercise 5 (open): what the honest model gets wrong.** Collect the generated strings of
+# Section 8's causal model that are not real dates. Which mistakes does it make (month 13, day
+# 31 in a 30-day month, February 30)? Train it with `layers=2` or more epochs: does the share of
+# real dates go up, and which mistakes remain?
 #
 # **Exercise 6 (open): the random 10%.** In Section 9's test, replace the hidden letter by a
 # *different random letter* (`masked_letter_accuracy(..., corruption="random")`) and ask both
