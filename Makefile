@@ -44,10 +44,12 @@ site: $(SITE_STAMP)  ## build the course website from the stored outputs into _b
 slides: $(SITE_STAMP)  ## build reveal.js slides of every chapter into _build/slides (open _build/slides/index.html)
 	$(PY) -m tools.slides build
 
-test: $(STAMP)  ## run every test: utils, data, notebook pairing, and strict nbval over every notebook
+test: $(STAMP)  ## lint, then every test: utils, data, notebook pairing, and strict nbval over every notebook
+	$(VENV)/bin/ruff check utils tests tools chapters
 	OMP_NUM_THREADS=1 $(PY) -m pytest tests chapters $(NBVAL) -q
 
-test-fast: $(STAMP)  ## only the unit tests (no notebooks)
+test-fast: $(STAMP)  ## lint and the unit tests (no notebooks)
+	$(VENV)/bin/ruff check utils tests tools chapters
 	OMP_NUM_THREADS=1 $(PY) -m pytest tests -q
 
 sync: $(STAMP)  ## pair every chapters/NN_*.py with its .ipynb (the newer file wins)

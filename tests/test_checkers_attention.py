@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from utils.checkers.core import CheckFailed
 from utils.checkers.attention import (
     check_attention_weight_backward,
     check_attention_weight_forward,
     check_weighted_sum_backward,
 )
+from utils.checkers.core import CheckFailed
 
 
 # ------------------------------------------------------------------ attention_weight_forward
@@ -146,9 +146,9 @@ def test_weighted_sum_checker_accepts_reference(capsys):
     "wrong, which, hint",
     [
         (ws_backward_swapped, "dhs", "wrong order"),
-        (ws_backward_da_without_dc, "da:", "multiply by the upstream gradient dc"),
-        (ws_backward_dhs_without_a, "dhs:", "scaled by its weight"),
-        (ws_backward_da_times_a, "da:", "without a factor a_j"),
+        (ws_backward_da_without_dc, "da (second output) is wrong", "multiply by the upstream gradient dc"),
+        (ws_backward_dhs_without_a, "dhs (first output) is wrong", "scaled by its weight"),
+        (ws_backward_da_times_a, "da (second output) is wrong", "without a factor a_j"),
     ],
 )
 def test_weighted_sum_checker_rejects_wrong_versions(wrong, which, hint):
@@ -160,7 +160,7 @@ def test_weighted_sum_checker_rejects_wrong_versions(wrong, which, hint):
 
 
 def test_weighted_sum_checker_rejects_single_array():
-    with pytest.raises(CheckFailed, match=r"expected a pair \(dhs, da\)"):
+    with pytest.raises(CheckFailed, match=r"expected a tuple \(dhs, da\)"):
         check_weighted_sum_backward(lambda hs, a, dc: ws_backward_reference(hs, a, dc)[0])
 
 

@@ -122,15 +122,15 @@ def test_lstm_checker_names_the_problem():
     _fails_with(check_lstm_step, lambda x, h, c, p: _lstm(x, h, c, p, one_minus_f=True),
                 "forget gate f is used the wrong way round")
     _fails_with(check_lstm_step, lambda x, h, c, p: _lstm(x, h, c, p, tanh_c=False),
-                "c_t is right but h_t", "the tanh on the cell state is missing")
+                "c_t is right, but h_t (first output) is wrong", "the tanh on the cell state is missing")
     _fails_with(check_lstm_step, lambda x, h, c, p: _lstm(x, h, c, p, o_recurrent=False),
-                "c_t is right but h_t", "output gate o looks wrong")
+                "c_t is right, but h_t (first output) is wrong", "output gate o looks wrong")
     _fails_with(check_lstm_step, lambda x, h, c, p: _lstm(x, h, c, p, o_bias=False),
-                "c_t is right but h_t", "does o_t use b_o")
+                "c_t is right, but h_t (first output) is wrong", "does o_t use b_o")
     _fails_with(check_lstm_step, lambda x, h, c, p: _lstm(x, h, c, p, i_recurrent=False),
                 "case 'f pinned at 0'", "input gate i looks wrong")
     _fails_with(check_lstm_step, lambda x, h, c, p: _lstm(x, h, c, p, f_recurrent=False),
-                "the cell state c_t (second output) is wrong", "forget gate f looks wrong")
+                "c_t (second output) is wrong", "forget gate f looks wrong")
     _fails_with(check_lstm_step, lambda x, h, c, p: _lstm(x, h, c, p)[0], "expected a tuple (h_t, c_t)")
 
 
@@ -145,21 +145,21 @@ def test_lstm_checker_names_transposed_recurrent_weights():
                           "the recurrent weights look transposed (W_hf, W_hi, W_hg, W_ho)")
     assert "b_o" not in message.split("hint:")[1]
     _fails_with(check_lstm_step, lambda x, h, c, p: _lstm(x, h, c, p, transposed="o"),
-                "c_t is right but h_t", "the recurrent weights look transposed (W_ho)")
+                "c_t is right, but h_t (first output) is wrong", "the recurrent weights look transposed (W_ho)")
 
 
 def test_lstm_checker_does_not_blame_a_gate_that_cannot_explain_the_output():
     def c_plus(x, h, c, p):
         h_new, c_new = _lstm(x, h, c, p)
         return h_new, c_new + 0.5
-    message = _fails_with(check_lstm_step, c_plus, "the cell state c_t (second output) is wrong",
+    message = _fails_with(check_lstm_step, c_plus, "c_t (second output) is wrong",
                           "no single gate explains the difference", "c_t = f_t * c_{t-1} + i_t * g_t")
     assert "forget gate f looks wrong" not in message
 
     def h_plus(x, h, c, p):
         h_new, c_new = _lstm(x, h, c, p)
         return h_new + 0.5, c_new
-    message = _fails_with(check_lstm_step, h_plus, "c_t is right but h_t",
+    message = _fails_with(check_lstm_step, h_plus, "c_t is right, but h_t (first output) is wrong",
                           "no single gate explains the difference", "h_t = o_t * tanh(c_t)")
     assert "output gate o looks wrong" not in message
 
@@ -170,19 +170,21 @@ def test_rnn_backward_checker(capsys):
 
     def no_tanh_derivative(dh, x, h_prev, h, p):
         return dh @ p["W_x"], dh @ p["W_h"], dh.T @ x, dh.T @ h_prev, dh.sum(0)
-    _fails_with(check_rnn_step_backward, no_tanh_derivative, "dx is wrong", "tanh derivative is missing")
+    _fails_with(check_rnn_step_backward, no_tanh_derivative, "dx (first output) is wrong", "tanh derivative is missing")
 
     def dW_h_with_h(dh, x, h_prev, h, p):
         da = dh * (1 - h**2)
         return da @ p["W_x"], da @ p["W_h"], da.T @ x, da.T @ h, da.sum(0)
-    _fails_with(check_rnn_step_backward, dW_h_with_h, "dW_h is wrong", "state that went INTO the step")
+    _fails_with(check_rnn_step_backward, dW_h_with_h, "dW_h (fourth output) is wrong", "state that went INTO the step")
 
     def transposed_dW_x(dh, x, h_prev, h, p):
         dx, dh_prev, dW_x, dW_h, db = reference_rnn_step_backward(dh, x, h_prev, h, p)
         return dx, dh_prev, dW_x.T, dW_h, db
-    _fails_with(check_rnn_step_backward, transposed_dW_x, "dW_x has shape (3, 4) but must have shape (4, 3)")
+    _fails_with(check_rnn_step_backward, transposed_dW_x,
+                "dW_x (third output) has shape (3, 4) but must have shape (4, 3)")
 
-    _fails_with(check_rnn_step_backward, lambda *a: reference_rnn_step_backward(*a)[:4], "tuple of 5 arrays")
+    _fails_with(check_rnn_step_backward, lambda *a: reference_rnn_step_backward(*a)[:4],
+                "expected a tuple (dx, dh_prev, dW_x, dW_h, db), got tuple of length 4")
 
 
 def test_rnn_backward_checker_names_averaging_over_the_batch():
@@ -190,7 +192,7 @@ def test_rnn_backward_checker_names_averaging_over_the_batch():
         dx, dh_prev, dW_x, dW_h, db = reference_rnn_step_backward(dh, x, h_prev, h, p)
         batch = x.shape[0]
         return dx, dh_prev, dW_x / batch, dW_h / batch, db / batch
-    _fails_with(check_rnn_step_backward, averaged_weights, "dW_x is wrong",
+    _fails_with(check_rnn_step_backward, averaged_weights, "dW_x (third output) is wrong",
                 "exactly 1/batch", "did you average over the batch? The loss is a sum")
 
     def averaged_da(dh, x, h_prev, h, p):
@@ -203,7 +205,7 @@ def test_rnn_backward_checker_names_tanh_applied_twice():
     def tanh_of_h(dh, x, h_prev, h, p):
         da = dh * (1 - np.tanh(h) ** 2)  # h is already tanh(a)
         return da @ p["W_x"], da @ p["W_h"], da.T @ x, da.T @ h_prev, da.sum(0)
-    _fails_with(check_rnn_step_backward, tanh_of_h, "dx is wrong", "not 1 - tanh(h_t)**2",
+    _fails_with(check_rnn_step_backward, tanh_of_h, "dx (first output) is wrong", "not 1 - tanh(h_t)**2",
                 "h_t is already tanh(a_t)")
 
 
@@ -211,7 +213,7 @@ def test_rnn_backward_checker_points_at_the_shared_da():
     def wrong_da(dh, x, h_prev, h, p):
         da = dh * (1 - h) ** 2  # a wrong derivative no known mistake covers
         return da @ p["W_x"], da @ p["W_h"], da.T @ x, da.T @ h_prev, da.sum(0)
-    _fails_with(check_rnn_step_backward, wrong_da, "dx is wrong",
+    _fails_with(check_rnn_step_backward, wrong_da, "dx (first output) is wrong",
                 "one wrong da explains every one of them", "da = dh * (1 - h**2)")
 
     def all_off(dh, x, h_prev, h, p):  # every gradient wrong, but not through one da

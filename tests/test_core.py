@@ -10,7 +10,6 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import utils  # noqa: E402
-from utils.checkers.core import compare_arrays  # noqa: E402
 
 
 # ------------------------------------------------------------------ setup
@@ -27,7 +26,7 @@ def test_setup_seeds_everything_and_uses_one_thread():
 def test_setup_rejects_bad_arguments():
     with pytest.raises(TypeError, match="seed must be an int"):
         utils.setup(seed=1.5)
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match="seed must be an int >= 0, got -1"):
         utils.setup(seed=-1)
     with pytest.raises(ValueError, match="threads"):
         utils.setup(seed=0, threads=0)
@@ -98,46 +97,6 @@ def test_vocab_build_errors():
         utils.Vocab.build(["a"], level="byte")
 
 
-# ------------------------------------------------------------------ pairs
-def test_pairs_round_trip(tmp_path):
-    pairs = [("16+75", "91"), ("2 mars 2021", "2021-03-02"), ("서울", "seoul")]
-    path = utils.save_pairs(pairs, tmp_path / "p.tsv")
-    assert utils.load_pairs(path) == pairs
-
-
-@pytest.mark.parametrize(
-    "content, match",
-    [
-        (b"", "is empty"),
-        (b"\n\n", "is empty"),
-        (b"a\tb\nc\n", "line 2: expected 2 tab-separated columns, got 1"),
-        (b"a\tb\nc\td\te\n", "line 2: expected 2 tab-separated columns, got 3"),
-        (b"a\tb\n\nc\td\n", "line 2: empty line"),
-        (b"a\tb\n\tb\n", "line 2: the source is empty"),
-        (b"a\t\n", "line 1: the target is empty"),
-        (b"a\tb\nc\xff\td\n", "line 2: not valid UTF-8"),
-    ],
-)
-def test_load_pairs_errors_name_file_and_line(tmp_path, content, match):
-    path = tmp_path / "bad.tsv"
-    path.write_bytes(content)
-    with pytest.raises(ValueError, match=match) as err:
-        utils.load_pairs(path)
-    assert "bad.tsv" in str(err.value)
-
-
-def test_load_pairs_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no such pairs file"):
-        utils.load_pairs(tmp_path / "nope.tsv")
-
-
-def test_save_pairs_rejects_tabs_and_empty(tmp_path):
-    with pytest.raises(ValueError, match="tabs or newlines"):
-        utils.save_pairs([("a\tb", "c")], tmp_path / "x.tsv")
-    with pytest.raises(ValueError, match="no pairs"):
-        utils.save_pairs([], tmp_path / "x.tsv")
-
-
 # ------------------------------------------------------------------ metrics
 def test_exact_match_lists_and_model():
     assert utils.exact_match(["ab", "cd", "x"], ["ab", "cx", "x"]) == pytest.approx(2 / 3)
@@ -157,6 +116,26 @@ def test_exact_match_lists_and_model():
 
     assert utils.exact_match(BatchReverser(), [("ab", "ba"), ("ab", "ab")]) == 0.5
     assert BatchReverser.calls == 1, "a batched model is asked once, not once per pair"
+
+
+def test_exact_match_compares_tokens_at_the_models_level():
+    """At word level "x  y" (two spaces) is the tokens x, y: a perfect model must score 1.0, not 0.0."""
+    vocab = utils.Vocab.build(["x y z"], level="word")
+
+    class PerfectWordModel:
+        tgt_vocab = vocab
+
+        def translate_batch(self, sources):
+            return [vocab.join(vocab.tokenize(s)) for s in sources]  # what a word-level model can say
+
+    pairs = [("x  y", "x  y"), ("z", " z "), ("x y", "x\ty")]
+    assert utils.exact_match(PerfectWordModel(), pairs) == 1.0
+    assert utils.exact_match(PerfectWordModel(), [("x y", "y x")]) == 0.0
+
+    class PerfectCharModel(PerfectWordModel):
+        tgt_vocab = utils.Vocab.build(["x y"])
+
+    assert utils.exact_match(PerfectCharModel(), [("x y", "x y"), ("x y", "x  y")]) == 0.5  # spaces count
 
 
 def test_metric_errors():
@@ -211,6 +190,19 @@ def test_plot_history():
     plt.close("all")
     with pytest.raises(ValueError, match="no epochs"):
         utils.plot_history({"loss": []})
+
+
+@pytest.mark.parametrize("history, error, match", [
+    ({}, ValueError, r"a dict with a 'loss' list .*got a dict with keys \[\]"),
+    ({"metric": [0.5]}, ValueError, r"got a dict with keys \['metric'\]"),
+    ([1.0, 0.5], TypeError, "got list"),
+    ({"loss": [1.0, float("nan")]}, ValueError, "history loss is nan at epoch 2: training diverged"),
+    ({"loss": [1.0, 0.5], "metric": [0.1, float("inf")]}, ValueError, "history metric is inf at epoch 2"),
+])
+def test_plot_history_errors(history, error, match):
+    with pytest.raises(error, match=match):
+        utils.plot_history(history)
+    plt.close("all")
 
 
 # ------------------------------------------------------------------ fit
@@ -290,48 +282,6 @@ def test_fit_callable_batches_and_errors():
         utils.fit(model, opt, lambda m, b: loss_fn(m, b) * float("nan"), batches, epochs=1, progress_bar=False)
 
 
-# ------------------------------------------------------------------ checkers
-def test_stable_softmax_checker_accepts_reference():
-    utils.check_stable_softmax(utils.reference_stable_softmax)
-
-
-@pytest.mark.parametrize(
-    "wrong, match",
-    [
-        (lambda x: np.exp(x) / np.exp(x).sum(-1, keepdims=True), "large logits.*nan.*Subtract the maximum"),
-        (lambda x: np.exp(x - x.max()) / np.exp(x - x.max()).sum(), "batch of 2 rows.*normalise each row"),
-        (lambda x: np.exp(x - x.max(-1, keepdims=True)), "small logits.*expected 0.09"),
-        (lambda x: x / x.sum(-1, keepdims=True), "small logits"),
-        (lambda x: np.exp(x - np.max(x)) / np.exp(x - np.max(x)).sum(-1, keepdims=True), "far apart.*own maximum"),
-        (lambda x: np.exp(x - x.max(-1)) / np.exp(x - x.max(-1)).sum(-1), "batch of 2 rows.*raised ValueError.*keepdims=True"),
-    ],
-)
-def test_stable_softmax_checker_rejects_wrong_versions(wrong, match):
-    with np.errstate(all="ignore"):
-        with pytest.raises(utils.CheckFailed, match=f"(?s){match}"):
-            utils.check_stable_softmax(wrong)
-
-
-def test_check_cases_reports_exceptions_and_not_implemented():
-    def boom(x):
-        raise KeyError("oops")
-
-    def todo(x):
-        raise NotImplementedError
-
-    with pytest.raises(utils.CheckFailed, match="case 'one': raised KeyError"):
-        utils.check_cases(boom, [("one", (1,), 1)], name="f")
-    with pytest.raises(utils.CheckFailed, match="not implemented yet"):
-        utils.check_cases(todo, [("one", (1,), 1)], name="f")
-
-
-def test_compare_arrays_messages():
-    assert compare_arrays(np.ones(3), np.ones(3)) is None
-    assert "expected shape (3,), got shape (2,)" in compare_arrays(np.ones(2), np.ones(3))
-    assert "at index (1,)" in compare_arrays(np.array([1.0, 5.0]), np.array([1.0, 2.0]))
-    assert compare_arrays(torch.ones(2), np.ones(2)) is None
-
-
 @pytest.mark.parametrize(
     "call, match",
     [
@@ -345,6 +295,54 @@ def test_compare_arrays_messages():
 def test_vocab_rejects_bad_ids(call, match):
     with pytest.raises(ValueError, match=match):
         call(utils.Vocab.build(["ab"]))
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda v: v.decode("45"), TypeError, "got the string '45'"),  # used to decode as [4, 5] -> 'ab'
+        (lambda v: v.pad_batch([[[4]]]), ValueError, r"sequence 0 of the batch must be a flat list of ids, got nested"),
+        (lambda v: v.pad_batch([[4], [[5, 4]]]), ValueError, "sequence 1 of the batch must be a flat list"),
+        (lambda v: v.pad_batch([[2**70]]), ValueError, "id 1180591620717411303424 is outside the vocabulary"),
+        (lambda v: v.pad_batch(["ab"]), TypeError, "sequence 0 of the batch is the string 'ab'"),
+    ],
+)
+def test_vocab_refuses_what_it_used_to_misread(call, error, match):
+    with pytest.raises(error, match=match):
+        call(utils.Vocab.build(["ab"]))
+
+
+@pytest.mark.parametrize("text, token", [("x </s> y", "</s>"), ("<pad> z", "<pad>"), ("a <s>", "<s>"),
+                                         ("<unk>", "<unk>")])
+def test_word_level_text_with_a_reserved_token_is_refused(text, token):
+    """At word level "x </s> y" would encode </s> as the end token: the model would learn to stop after x."""
+    vocab = utils.Vocab.build(["x y z a"], level="word")
+    with pytest.raises(ValueError, match=f"pair 7 \\(target\\): {text!r} contains the reserved token '{token}'"):
+        vocab.check_text(text, "pair 7 (target)")
+    with pytest.raises(ValueError, match=f"contains the reserved token '{token}'"):
+        vocab.encode(text)
+    with pytest.raises(ValueError, match=f"text 1: {text!r} contains the reserved token '{token}'"):
+        utils.Vocab.build(["x y", text], level="word")
+
+
+def test_character_level_text_with_angle_brackets_is_fine():
+    vocab = utils.Vocab.build(["x </s> y", "<pad> z"])
+    assert vocab.check_text("x </s> y", "pair 0") == "x </s> y"
+    ids = vocab.encode("x </s> y")
+    assert vocab.eos_id not in ids and vocab.pad_id not in ids
+    assert vocab.decode(ids) == "x </s> y"
+
+
+def test_setup_refuses_a_device_the_machine_does_not_have(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(RuntimeError, match="device='cuda' was asked for, but torch finds no CUDA GPU"):
+        utils.setup(seed=0, device="cuda")
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        utils.setup(seed=0, device="cuda:0")
+    with pytest.raises(ValueError, match="device must be a device name such as 'cpu' or 'cuda', got 'gpu'"):
+        utils.setup(seed=0, device="gpu")
+    assert utils.setup(seed=0, device="cpu").type == "cpu"
+    assert utils.setup(seed=0).type == "cpu"
 
 
 def test_vocab_min_count_and_setup_threads_validated():

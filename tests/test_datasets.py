@@ -1,11 +1,34 @@
-"""Tests of utils.datasets: synthetic tasks, the date data set and CMUdict pairs."""
+"""Tests of utils.datasets: synthetic tasks, the date data set, CMUdict pairs and pairs files."""
 from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.util
+import sys
+import time
+from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import utils
-from utils.datasets import TASK_ALPHABET, make_task
+from utils.datasets import (
+    ARPABET,
+    CMUDICT_COLUMNS,
+    CMUDICT_SPLITS,
+    DATE_COLUMNS,
+    DATE_SPLITS,
+    TASK_ALPHABET,
+    DateExample,
+    date_alignment,
+    load_cmudict,
+    load_date_examples,
+    load_dates,
+    load_pairs,
+    make_task,
+    save_pairs,
+)
 
 
 # ------------------------------------------------------------------ synthetic tasks
@@ -68,11 +91,12 @@ def test_make_task_is_exported_from_utils():
 
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(task="shuffle", n=3), ValueError, "unknown task 'shuffle'"),
-    (dict(task="copy", n=0), ValueError, "n must be at least 1"),
+    (dict(task="copy", n=0), ValueError, "n must be a positive int, got 0"),
     (dict(task="copy", n=2.5), TypeError, "n must be an int"),
-    (dict(task="copy", n=3, min_len=0), ValueError, "min_len must be at least 1"),
+    (dict(task="copy", n=3, min_len=0), ValueError, "min_len must be a positive int, got 0"),
     (dict(task="copy", n=3, min_len=8, max_len=4), ValueError, "must not exceed max_len"),
-    (dict(task="copy", n=3, seed=-1), ValueError, "seed must be at least 0"),
+    (dict(task="copy", n=3, seed=-1), ValueError, "seed must be an int >= 0, got -1"),
+    (dict(task="copy", n=3, distinct="no"), TypeError, "distinct must be True or False, got str"),
 ])
 def test_make_task_errors(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -80,18 +104,6 @@ def test_make_task_errors(kwargs, error, message):
 
 
 # ------------------------------------------------------------------ shared helpers
-import datetime as dt
-import hashlib
-import importlib.util
-import sys
-import time
-from collections import Counter, defaultdict
-from pathlib import Path
-
-from utils.datasets import (ARPABET, CMUDICT_COLUMNS, CMUDICT_SPLITS, DATE_COLUMNS, DATE_SPLITS,
-                            DateExample, date_alignment, load_cmudict, load_date_examples,
-                            load_dates)
-
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
@@ -403,7 +415,8 @@ def test_loaders_reject_unknown_splits_and_missing_files(tmp_path):
     ("cat\tK AE T", "line 2: 'AE' in 'K AE T' is not an ARPAbet phoneme"),
     ("cat\tK  AE1 T", "line 2: '' in 'K  AE1 T' is not an ARPAbet phoneme"),
     ("cat\tK AE1 T\textra", "line 2: expected 2 tab-separated columns, got 3"),
-    ("cat\t ", "line 2: the phonemes column is empty"),
+    ("cat\t", "line 2: the phonemes column is empty"),
+    ("cat\t ", r"line 2: the phonemes column is only whitespace \(' '\)"),
 ])
 def test_cmudict_loader_errors_name_the_file_and_line(tmp_path, row, message):
     _write(tmp_path, ["\t".join(CMUDICT_COLUMNS), row], name="test.tsv")
@@ -446,3 +459,108 @@ def test_make_task_default_is_unchanged_by_distinct_option():
     # the shipped default (a-z with replacement) must not change for existing callers
     assert utils.make_task("reverse", 50, seed=1) == utils.make_task("reverse", 50, seed=1, distinct=False)
     assert set("".join(s for s, _ in utils.make_task("copy", 50, seed=1))) <= set(utils.TASK_ALPHABET)
+
+
+# ------------------------------------------------------------------ the shared examples are read-only
+def test_load_date_examples_cannot_be_changed_through_one_load(tmp_path):
+    """Loads share cached examples: an edit through one would change every later load."""
+    _write(tmp_path, [DATE_HEADER, GOOD_DATE])
+    first = load_date_examples("train", root=tmp_path)
+    with pytest.raises(TypeError, match="read-only"):
+        first[0].spans["year"] = (0, 1)
+    with pytest.raises(TypeError, match="read-only"):
+        first[0].spans.update(day=(0, 1))
+    first.pop()  # the list itself is the caller's own
+    again = load_date_examples("train", root=tmp_path)
+    assert len(again) == 1 and again[0].spans == {"year": (9, 13), "month": (0, 5), "day": (6, 7)}
+    assert date_alignment(again[0])[0, 9:13].tolist() == [0.25] * 4
+    assert repr(again[0].spans) == "{'year': (9, 13), 'month': (0, 5), 'day': (6, 7)}"  # prints as before
+    import copy
+    import pickle
+    assert pickle.loads(pickle.dumps(again[0])) == again[0] and copy.deepcopy(again[0]) == again[0]
+
+
+def test_date_spans_must_be_ascii_digits(tmp_path):
+    """'1²'.isdigit() is True and int('1²') fails: the loader must name the file and line."""
+    _write(tmp_path, [DATE_HEADER, GOOD_DATE.replace("\t9\t13", "\t1\u00b2\t13")])
+    with pytest.raises(ValueError, match="train.tsv line 2: year_start must be a non-negative integer, got '1²'"):
+        load_date_examples("train", root=tmp_path)
+
+
+# ------------------------------------------------------------------ pairs files (one reader for every TSV)
+def test_pairs_round_trip(tmp_path):
+    pairs = [("16+75", "91"), ("2 mars 2021", "2021-03-02"), ("서울", "seoul"), ("x  y", " lead")]
+    path = save_pairs(pairs, tmp_path / "p.tsv")
+    assert load_pairs(path) == pairs
+    assert utils.load_pairs is load_pairs
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"", "is empty"),
+        (b"\n\n", "is empty"),
+        (b"a\tb\nc\n", "line 2: expected 2 tab-separated columns, got 1"),
+        (b"a\tb\nc\td\te\n", "line 2: expected 2 tab-separated columns, got 3"),
+        (b"a\tb\n\nc\td\n", "line 2: empty line"),
+        (b"a\tb\n\tb\n", "line 2: the source column is empty"),
+        (b"a\t\n", "line 1: the target column is empty"),
+        (b"a\tb\n  \tb\n", r"line 2: the source column is only whitespace \('  '\)"),
+        (b"a\t \t\n", "line 1: expected 2 tab-separated columns, got 3"),
+        (b"a\t\t\n", "line 1: expected 2 tab-separated columns, got 3"),
+        (b"a\tb\nc\xff\td\n", "line 2: not valid UTF-8"),
+    ],
+)
+def test_load_pairs_errors_name_file_and_line(tmp_path, content, match):
+    path = tmp_path / "bad.tsv"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=match) as err:
+        load_pairs(path)
+    assert "bad.tsv" in str(err.value)
+
+
+def test_load_pairs_whitespace_only_target_is_refused_at_load_time(tmp_path):
+    path = tmp_path / "p.tsv"
+    path.write_text("abc\tabc\nxyz\t   \n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"p.tsv line 2: the target column is only whitespace"):
+        load_pairs(path)
+
+
+def test_load_pairs_missing_file_and_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such data file: .*nope.tsv"):
+        load_pairs(tmp_path / "nope.tsv")
+    with pytest.raises(IsADirectoryError, match="is a folder, not a data file"):
+        load_pairs(tmp_path)
+
+
+def test_load_pairs_accepts_a_bom_and_windows_line_ends(tmp_path):
+    path = tmp_path / "p.tsv"
+    path.write_bytes("\ufeffa\tb\r\nc\td\r\n".encode("utf-8"))
+    assert load_pairs(path) == [("a", "b"), ("c", "d")]
+
+
+@pytest.mark.parametrize(
+    "pairs, error, match",
+    [
+        ([("a\tb", "c")], ValueError, r"pair 0: the source contains '\\t'"),
+        ([("a", "b\n")], ValueError, r"pair 0: the target contains '\\n'"),
+        ([("ok", "ok"), ("a", "b\r")], ValueError, r"pair 1: the target contains '\\r'"),  # lost on reload
+        ([("\ufeffa", "b")], ValueError, r"pair 0: the source contains '\\ufeff'"),  # lost on reload
+        ([("a", "   ")], ValueError, "pair 0: the target is only whitespace"),
+        ([("", "b")], ValueError, "pair 0: the source is empty"),
+        (["ab"], ValueError, "pair 0 is the string 'ab', not a \\(source, target\\) pair"),
+        ([("a", "b", "c")], ValueError, "pair 0 is tuple"),
+        ([("a", 1)], TypeError, "pair 0: the target must be a string, got int"),
+        ("ab", TypeError, "not one string"),
+        ([], ValueError, "no pairs"),
+    ],
+)
+def test_save_pairs_refuses_what_could_not_come_back(tmp_path, pairs, error, match):
+    with pytest.raises(error, match=match):
+        save_pairs(pairs, tmp_path / "x.tsv")
+    assert not (tmp_path / "x.tsv").exists()
+
+
+def test_save_pairs_refuses_a_folder(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        save_pairs([("a", "b")], tmp_path)

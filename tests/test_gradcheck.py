@@ -37,8 +37,27 @@ def test_numerical_gradient_rejects_bad_input():
         numerical_gradient(lambda: x * 2, x)
     with pytest.raises(ValueError, match="non-finite"):
         numerical_gradient(lambda: np.nan, x)
-    with pytest.raises(ValueError, match="eps"):
+    with pytest.raises(ValueError, match="eps must be > 0.0, got 0.0"):
         numerical_gradient(lambda: x.sum(), x, eps=0.0)
+
+
+def test_numerical_gradient_refuses_an_empty_array():
+    with pytest.raises(ValueError, match=r"x is empty \(shape \(0,\)\): there is no entry to differentiate"):
+        numerical_gradient(lambda: 0.0, np.zeros(0))
+
+
+def test_numerical_gradient_refuses_an_eps_below_float64_resolution():
+    """With eps=1e-20, x + eps == x for x = 1: every difference is 0 and the gradient came out as zeros."""
+    x = np.array([1.0, 2.0])
+    for eps in (1e-20, 1e-13):
+        with pytest.raises(ValueError, match=f"eps={eps:g} is too small"):
+            numerical_gradient(lambda: float((x**2).sum()), x, eps=eps)
+    big = np.array([1e6, 2.0])  # 1e6 + 1e-11 == 1e6 in float64
+    with pytest.raises(ValueError, match=r"eps=1e-11 is below the float64 resolution of x at index \(0,\)"):
+        numerical_gradient(lambda: float((big**2).sum()), big, eps=1e-11)
+    with pytest.raises(ValueError, match="eps must be a finite number"):
+        numerical_gradient(lambda: float((x**2).sum()), x, eps=float("nan"))
+    np.testing.assert_allclose(numerical_gradient(lambda: float((x**2).sum()), x, eps=1e-6), [2.0, 4.0], rtol=1e-8)
 
 
 def test_relative_error_properties():
@@ -161,7 +180,8 @@ class _ForgetsAParameter(_Affine):
 
 def test_check_layer_rejects_a_parameter_the_forward_never_reads():
     rng = np.random.default_rng(5)
-    with pytest.raises(ValueError, match="parameter 'unused': the analytic and the numerical gradient are both all zero"):
+    with pytest.raises(ValueError,
+                       match="parameter 'unused': the analytic and the numerical gradient are both all zero"):
         check_layer(_ForgetsAParameter(rng), rng.standard_normal((4, 3)))
     # gradient_check itself: a zero error from two zero gradients is not a pass
     W = rng.standard_normal(3)

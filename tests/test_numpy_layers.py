@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from utils.nn.attention import DotAttention, masked_softmax
+from utils.nn.attention import Attention as TorchAttention
+from utils.nn.attention import DotScore, masked_softmax
+from utils.scratch.attention import Attention, AttentionWeight, TimeAttention, WeightedSum, softmax
 from utils.scratch.gradcheck import check_layer
-from utils.scratch.attention import Attention, AttentionWeight, TimeAttention, WeightedSum, softmax_np
 
 BATCH, SRC_LEN, TGT_LEN, HIDDEN = 3, 5, 4, 6
 
@@ -37,17 +38,17 @@ def mask():
 # --------------------------------------------------------------------------- softmax
 def test_softmax_rows_are_probabilities_and_shift_invariant(rng):
     scores = rng.standard_normal((4, 7))
-    p = softmax_np(scores)
+    p = softmax(scores)
     assert p.shape == scores.shape
     assert np.all(p >= 0)
     np.testing.assert_allclose(p.sum(axis=-1), 1.0, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(softmax_np(scores + 100.0), p, atol=1e-12)
+    np.testing.assert_allclose(softmax(scores + 100.0), p, atol=1e-12)
     naive = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
     np.testing.assert_allclose(p, naive, atol=1e-12)
 
 
 def test_softmax_large_scores_do_not_overflow():
-    p = softmax_np(np.array([[1000.0, 999.0, -1000.0]]))
+    p = softmax(np.array([[1000.0, 999.0, -1000.0]]))
     assert np.all(np.isfinite(p))
     np.testing.assert_allclose(p[0, :2], [1 / (1 + np.exp(-1)), np.exp(-1) / (1 + np.exp(-1))])
 
@@ -55,10 +56,10 @@ def test_softmax_large_scores_do_not_overflow():
 def test_softmax_mask_zeroes_positions_and_full_mask_gives_zeros(rng):
     scores = rng.standard_normal((3, 4))
     mask = np.array([[True, True, False, False], [True, True, True, True], [False] * 4])
-    p = softmax_np(scores, mask)
+    p = softmax(scores, mask)
     assert np.all(p[~mask] == 0)
-    np.testing.assert_allclose(p[0, :2], softmax_np(scores[0, :2]))
-    np.testing.assert_allclose(p[1], softmax_np(scores[1]))
+    np.testing.assert_allclose(p[0, :2], softmax(scores[0, :2]))
+    np.testing.assert_allclose(p[1], softmax(scores[1]))
     assert np.array_equal(p[2], np.zeros(4))  # zeros, not NaN
 
 
@@ -66,7 +67,7 @@ def test_softmax_matches_torch_masked_softmax_convention(rng):
     scores = rng.standard_normal((2, 5))
     mask = np.array([[True, False, True, True, False], [True] * 5])
     expected = torch.softmax(torch.from_numpy(scores).masked_fill(~torch.from_numpy(mask), -torch.inf), -1)
-    np.testing.assert_allclose(softmax_np(scores, mask), expected.numpy(), atol=1e-12)
+    np.testing.assert_allclose(softmax(scores, mask), expected.numpy(), atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -82,7 +83,7 @@ def test_softmax_matches_torch_masked_softmax_convention(rng):
 )
 def test_softmax_bad_input(scores, mask, error, match):
     with pytest.raises(error, match=match):
-        softmax_np(scores, mask)
+        softmax(scores, mask)
 
 
 # --------------------------------------------------------------------------- forward values
@@ -160,7 +161,7 @@ def test_float32_stays_float32(states):
 def test_gradient_checks(states, mask, rng, use_mask):
     hs, s = states
     m = mask if use_mask else None
-    a = softmax_np(rng.standard_normal((BATCH, SRC_LEN)), m)
+    a = softmax(rng.standard_normal((BATCH, SRC_LEN)), m)
     hs_dec = rng.standard_normal((BATCH, TGT_LEN, HIDDEN))
     errors = {
         "AttentionWeight": check_layer(AttentionWeight(), hs, s, mask=m),
@@ -183,7 +184,7 @@ def test_masked_positions_get_no_gradient_through_the_scores(states, mask, rng):
 
 @pytest.mark.parametrize("use_mask", [False, True])
 def test_numpy_time_attention_matches_torch_dot_attention(states, mask, rng, use_mask):
-    """The NumPy layers and utils.nn.attention.DotAttention agree: forward and gradients."""
+    """The NumPy layers and utils.nn.attention.Attention with a DotScore agree: forward and gradients."""
     hs, _ = states
     hs_dec = rng.standard_normal((BATCH, TGT_LEN, HIDDEN))
     dcontexts = rng.standard_normal((BATCH, TGT_LEN, HIDDEN))
@@ -193,7 +194,8 @@ def test_numpy_time_attention_matches_torch_dot_attention(states, mask, rng, use
 
     hs_t = torch.tensor(hs, requires_grad=True)
     dec_t = torch.tensor(hs_dec, requires_grad=True)
-    context_t, weights_t = DotAttention()(dec_t, hs_t, torch.from_numpy(mask) if use_mask else None)
+    torch_attention = TorchAttention(DotScore(HIDDEN))
+    context_t, weights_t = torch_attention(dec_t, hs_t, mask=torch.from_numpy(mask) if use_mask else None)
     (context_t * torch.from_numpy(dcontexts)).sum().backward()
     np.testing.assert_allclose(contexts, context_t.detach().numpy(), atol=1e-12)
     np.testing.assert_allclose(layer.attention_weights, weights_t.detach().numpy(), atol=1e-12)
@@ -209,17 +211,18 @@ def test_single_step_layers_match_torch_dot_attention(states, mask, rng):
     dhs, ds = weight_layer.backward(da)
     hs_t = torch.tensor(hs, requires_grad=True)
     s_t = torch.tensor(s, requires_grad=True)
-    _, a_t = DotAttention()(s_t.unsqueeze(1), hs_t, torch.from_numpy(mask))  # (batch, 1, src_len)
+    torch_attention = TorchAttention(DotScore(HIDDEN))
+    _, a_t = torch_attention(s_t.unsqueeze(1), hs_t, mask=torch.from_numpy(mask))  # a_t: (batch, 1, src_len)
     (a_t.squeeze(1) * torch.from_numpy(da)).sum().backward()
     np.testing.assert_allclose(a, a_t.squeeze(1).detach().numpy(), atol=1e-12)
     np.testing.assert_allclose(dhs, hs_t.grad.numpy(), atol=1e-10)
     np.testing.assert_allclose(ds, s_t.grad.numpy(), atol=1e-10)
 
 
-def test_softmax_np_matches_utils_masked_softmax(rng, mask):
+def test_softmax_matches_utils_masked_softmax(rng, mask):
     scores = rng.standard_normal((BATCH, SRC_LEN))
     expected = masked_softmax(torch.from_numpy(scores), torch.from_numpy(mask))
-    np.testing.assert_allclose(softmax_np(scores, mask), expected.numpy(), atol=1e-12)
+    np.testing.assert_allclose(softmax(scores, mask), expected.numpy(), atol=1e-12)
 
 
 # --------------------------------------------------------------------------- errors

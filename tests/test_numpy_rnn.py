@@ -10,7 +10,7 @@ from utils.scratch.rnn import GRU, LSTM, RNN, PeepholeLSTM, gru_step, lstm_step,
 LAYERS = [RNN, LSTM, PeepholeLSTM, GRU]
 
 
-from peephole_by_hand import C_PREV, G, O_READING_OLD_CELL_H, PEEP, PEEPHOLE_BY_HAND  # noqa: E402  (tests/ is on sys.path)
+from peephole_by_hand import C_PREV, O_READING_OLD_CELL_H, PEEP, PEEPHOLE_BY_HAND, G  # noqa: E402  (tests/ is on sys.path)
 
 
 def _scaled(layer, scale=2.0):
@@ -149,8 +149,12 @@ def test_clear_errors(cls):
     layer.forward(np.zeros((2, 5, 3)))
     with pytest.raises(ValueError, match="dh must have shape"):
         layer.backward(np.zeros((2, 4, 4)))
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match="hidden_size must be a positive int, got 0"):
         cls(3, 0)
+    with pytest.raises(TypeError, match="input_size must be an int, got float"):
+        cls(3.0, 4)
+    with pytest.raises(TypeError, match="return_sequences must be True or False, got str: 'no'"):
+        layer.forward(np.zeros((2, 5, 3)), return_sequences="no")  # "no" is truthy: it read as True
     with pytest.raises(TypeError, match="rng"):
         cls(3, 4, rng="seed")
 

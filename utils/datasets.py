@@ -12,11 +12,14 @@ Three kinds of (source, target) string pairs, each loaded with one call:
   alignment matrix that learned attention can be compared with.
 * ``load_cmudict(split)``: word -> ARPAbet pronunciation pairs from the CMU Pronouncing
   Dictionary (``data/make_cmudict.py``).
+* ``load_pairs(path)`` / ``save_pairs(pairs, path)``: any (source, target) pairs of your own,
+  one ``source<TAB>target`` line each (no header).
 
 The date and CMUdict files are generated once, committed under ``data/`` and read here with
 the standard library only: nothing is downloaded and Babel/cmudict are not needed to read
-them. Every loader validates what it reads (header, column count, empty fields, UTF-8,
-integer spans inside the source) and names the file and line of the first problem.
+them. Every loader reads through one TSV reader that validates what it reads (header, column
+count, empty or whitespace-only fields, UTF-8, integer spans inside the source) and names the
+file and line of the first problem.
 See ``data/README.md`` for sources, licences, sizes and checksums.
 """
 from __future__ import annotations
@@ -26,8 +29,11 @@ import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
+
+from .validate import boolean, nonnegative_int, positive_int
 
 __all__ = [
     "TASKS",
@@ -44,6 +50,8 @@ __all__ = [
     "CMUDICT_COLUMNS",
     "ARPABET",
     "load_cmudict",
+    "load_pairs",
+    "save_pairs",
 ]
 
 #: The repository root and the folder holding the shipped data files.
@@ -60,14 +68,6 @@ TASKS = ("copy", "reverse", "sort", "addition")
 TASK_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 #: Symbols of ``make_task(..., distinct=True)``: 62, so sources up to 62 long repeat none.
 DISTINCT_ALPHABET = TASK_ALPHABET + TASK_ALPHABET.upper() + "0123456789"
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
 
 
 def make_task(task: str, n: int, *, min_len: int = 5, max_len: int = 10,
@@ -99,14 +99,13 @@ def make_task(task: str, n: int, *, min_len: int = 5, max_len: int = 10,
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
-    n = _check_int("n", n, 1)
-    min_len = _check_int("min_len", min_len, 1)
-    max_len = _check_int("max_len", max_len, 1)
+    n = positive_int("n", n)
+    min_len = positive_int("min_len", min_len)
+    max_len = positive_int("max_len", max_len)
     if min_len > max_len:
         raise ValueError(f"min_len ({min_len}) must not exceed max_len ({max_len})")
-    seed = _check_int("seed", seed, 0)
-    if not isinstance(distinct, bool):
-        raise TypeError(f"distinct must be True or False, got {distinct!r}")
+    seed = nonnegative_int("seed", seed)
+    distinct = boolean("distinct", distinct)
     if distinct and task == "addition":
         raise ValueError("distinct=True applies to copy, reverse and sort, not addition")
     if distinct and max_len > len(DISTINCT_ALPHABET):
@@ -177,13 +176,20 @@ def _split_path(root, default: Path, split: str) -> Path:
     return path
 
 
-def _read_tsv(path: Path, columns: tuple[str, ...]) -> list[tuple[int, list[str]]]:
-    """(line number, fields) of every data line of a UTF-8 TSV file with a header line.
+def _read_tsv(path: Path, columns: tuple[str, ...], *, header: bool = True) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of every data line of a UTF-8, tab-separated file.
 
-    Raises ValueError naming the file and line for bad UTF-8, a wrong header, an empty
-    line, a wrong number of columns or an empty field.
+    The one reader of every data file: the shipped dates and CMUdict files (a first line
+    naming ``columns``) and pairs files (``header=False``). Raises ValueError naming the file
+    and line for bad UTF-8, a wrong header, an empty line, a wrong number of columns or an
+    empty or whitespace-only field; FileNotFoundError / IsADirectoryError for a path that is
+    not a file.
     """
     name = _display(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{name} is a folder, not a data file: pass the path of the .tsv file inside it")
+    if not path.exists():
+        raise FileNotFoundError(f"no such data file: {name}")
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
@@ -191,29 +197,35 @@ def _read_tsv(path: Path, columns: tuple[str, ...]) -> list[tuple[int, list[str]
         line = raw[: err.start].count(b"\n") + 1
         raise ValueError(f"{name} line {line}: not valid UTF-8 ({err.reason} at byte "
                          f"{err.start})") from None
-    text = text.removeprefix("\ufeff")  # tolerate a byte-order mark written by an editor
+    # An editor may start the file with a byte-order mark and a Windows checkout may turn LF
+    # into CRLF: both are dropped, so save_pairs refuses fields that would lose them.
+    text = text.removeprefix("\ufeff")
     lines = text.split("\n")
     if lines[-1] == "":
         lines.pop()  # the final newline
-    # A Windows checkout may turn LF into CRLF; the fields are the same.
     lines = [line.removesuffix("\r") for line in lines]
     expected_header = "\t".join(columns)
     if text.strip() == "":
-        raise ValueError(f"{name} is empty: expected the header line {expected_header!r}")
-    if lines[0] != expected_header:
-        raise ValueError(f"{name} line 1: expected the header {expected_header!r}, "
-                         f"got {lines[0][:80]!r}")
+        wanted = f"the header line {expected_header!r}" if header else f"one '{'<TAB>'.join(columns)}' line per pair"
+        raise ValueError(f"{name} is empty: expected {wanted}")
+    first = 1
+    if header:
+        if lines[0] != expected_header:
+            raise ValueError(f"{name} line 1: expected the header {expected_header!r}, "
+                             f"got {lines[0][:80]!r}")
+        first = 2
     rows = []
-    for number, line in enumerate(lines[1:], start=2):
+    for number, line in enumerate(lines[first - 1:], start=first):
         if line == "":
             raise ValueError(f"{name} line {number}: empty line")
         fields = line.split("\t")
         if len(fields) != len(columns):
             raise ValueError(f"{name} line {number}: expected {len(columns)} tab-separated "
-                             f"columns, got {len(fields)}")
+                             f"columns, got {len(fields)}: {line[:60]!r}")
         for column, value in zip(columns, fields):
             if value.strip() == "":
-                raise ValueError(f"{name} line {number}: the {column} column is empty")
+                what = "empty" if value == "" else f"only whitespace ({value!r})"
+                raise ValueError(f"{name} line {number}: the {column} column is {what}")
         rows.append((number, fields))
     if not rows:
         raise ValueError(f"{name} has a header but no data lines")
@@ -235,7 +247,24 @@ DATE_SPLITS = ("train", "valid", "test", "test_unseen")
 #: The columns of ``data/dates/<split>.tsv`` (after a header line with these names).
 DATE_COLUMNS = ("source", "target", "locale", "pattern", "year_start", "year_end",
                 "month_start", "month_end", "day_start", "day_end")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+class _Spans(dict):
+    """The field spans of a :class:`DateExample`: a dict that refuses changes.
+
+    Loaded examples are cached and shared by every later load (and by ``date_alignment``), so
+    an edit to one would silently change them all.
+    """
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("DateExample.spans is read-only (every load shares it); copy it first: dict(example.spans)")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self):  # copy and pickle without calling __setitem__
+        return (_Spans, (dict(self),))
 
 
 @dataclass(frozen=True)
@@ -250,7 +279,8 @@ class DateExample:
     yMd, yMEd, yMMMEd), with ``+lower`` when the text was lowercased.
     spans: ``{"year": (start, end), "month": ..., "day": ...}``, half-open character ranges
     of ``source``: ``source[start:end]`` is the field as written (``"2024"`` or ``"24"``,
-    ``"March"``/``"Mar"``/``"3"``/``"03"``/``"3월"``, ``"5"``/``"05"``).
+    ``"March"``/``"Mar"``/``"3"``/``"03"``/``"3월"``, ``"5"``/``"05"``). Read-only: every
+    load of a split shares the same examples, so none can be changed.
     """
 
     source: str
@@ -284,8 +314,9 @@ def _parse_date_row(name: str, number: int, fields: list[str]) -> DateExample:
     except ValueError:
         raise ValueError(f"{name} line {number}: target {target!r} is not a real date") from None
     numbers = fields[4:]
-    if not all(map(str.isdigit, numbers)):
-        column, value = next((c, v) for c, v in zip(DATE_COLUMNS[4:], numbers) if not v.isdigit())
+    # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+    if not all(_ASCII_DIGITS.fullmatch(v) for v in numbers):
+        column, value = next((c, v) for c, v in zip(DATE_COLUMNS[4:], numbers) if not _ASCII_DIGITS.fullmatch(v))
         raise ValueError(f"{name} line {number}: {column} must be a non-negative integer, "
                          f"got {value!r}")
     ys, ye, ms, me, ds, de = map(int, numbers)
@@ -303,7 +334,7 @@ def _parse_date_row(name: str, number: int, fields: list[str]) -> DateExample:
         if text.isdigit() and text not in allowed[slot]:
             raise ValueError(f"{name} line {number}: the {slot} span holds {text!r}, which does "
                              f"not match the target {target}")
-    return DateExample(source, target, locale, pattern, spans)
+    return DateExample(source, target, locale, pattern, _Spans(spans))
 
 
 @functools.lru_cache(maxsize=16)
@@ -400,3 +431,57 @@ def load_cmudict(split: str, *, root: str | Path | None = None) -> list[tuple[st
     split = _check_split(split, CMUDICT_SPLITS, "CMUdict")
     path = _split_path(root, DATA_ROOT / "cmudict", split)
     return list(_load_cmudict_file(_file_key(path)))
+
+
+# ---------------------------------------------------------------------------------------
+# 4. Pairs files of your own
+# ---------------------------------------------------------------------------------------
+
+PAIR_COLUMNS = ("source", "target")
+
+
+def load_pairs(path: str | Path) -> list[tuple[str, str]]:
+    """The (source, target) pairs of a file with one ``source<TAB>target`` line each.
+
+    UTF-8, no header, no quoting; one final newline is optional. Read by the same reader as
+    the shipped data, so a problem raises a ValueError naming the file and line: bad UTF-8,
+    an empty line, a line without exactly two columns, an empty or whitespace-only field.
+    A missing path raises FileNotFoundError, a folder IsADirectoryError.
+    """
+    path = Path(path)
+    return [(source, target) for _, (source, target) in _read_tsv(path, PAIR_COLUMNS, header=False)]
+
+
+def save_pairs(pairs: Iterable[tuple[str, str]], path: str | Path) -> Path:
+    """Write pairs as ``source<TAB>target`` lines (UTF-8) that :func:`load_pairs` reads back
+    unchanged; returns the path.
+
+    Each pair is a tuple or list of two non-empty strings. Refused, because they could not come
+    back as written: a tab, newline or carriage return in a field (the reader drops a line's
+    final ``\\r``), a byte-order mark U+FEFF (dropped at the start of a file), a field of only
+    whitespace (the reader refuses it).
+    """
+    path = Path(path)
+    if isinstance(pairs, (str, bytes)):
+        raise TypeError("pairs must be a list of (source, target) pairs, not one string")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder: pass the path of the file to write, e.g. {path / 'pairs.tsv'}")
+    lines = []
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            what = f"the string {pair!r}" if isinstance(pair, str) else f"{type(pair).__name__} {pair!r}"
+            raise ValueError(f"pair {i} is {what}, not a (source, target) pair of two strings")
+        for column, value in zip(PAIR_COLUMNS, pair):
+            if not isinstance(value, str):
+                raise TypeError(f"pair {i}: the {column} must be a string, got {type(value).__name__}: {value!r}")
+            if value.strip() == "":
+                raise ValueError(f"pair {i}: the {column} is {'empty' if value == '' else 'only whitespace'}: {pair!r}")
+            bad = next((c for c in "\t\n\r\ufeff" if c in value), None)
+            if bad is not None:
+                raise ValueError(f"pair {i}: the {column} contains {bad!r}, which a pairs file cannot hold "
+                                 f"(tabs, newlines, carriage returns and U+FEFF are refused): {pair!r}")
+        lines.append(f"{pair[0]}\t{pair[1]}\n")
+    if not lines:
+        raise ValueError("no pairs to save")
+    path.write_text("".join(lines), encoding="utf-8", newline="\n")
+    return path

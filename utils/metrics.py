@@ -10,6 +10,7 @@ __all__ = ["exact_match", "token_accuracy", "edit_distance"]
 
 
 def _predict(model, pairs) -> tuple[list, list]:
+    """The model's outputs and the targets, as token lists at the model's output level."""
     if len(pairs) == 0:
         raise ValueError("exact_match needs at least one (source, target) pair")
     for i, pair in enumerate(pairs):
@@ -21,6 +22,15 @@ def _predict(model, pairs) -> tuple[list, list]:
         predictions = list(model.translate_batch(sources))
     else:
         predictions = [model.translate(s) for s in sources]
+    # Compare what the model can say: at word level "x  y" (two spaces) and "x y" are the same
+    # tokens, and a raw string comparison would score a perfect model 0.
+    vocab = getattr(model, "tgt_vocab", None)
+    if vocab is not None and hasattr(vocab, "tokenize"):
+        for i, target in enumerate(targets):
+            if not isinstance(target, str):
+                raise TypeError(f"pair {i}: the target must be a string, got {type(target).__name__}: {target!r}")
+        predictions = [vocab.tokenize(p) for p in predictions]
+        targets = [vocab.tokenize(t) for t in targets]
     return predictions, targets
 
 
@@ -36,9 +46,11 @@ def _check_lengths(predictions: Sequence, targets: Sequence, name: str) -> None:
 def exact_match(predictions_or_model, targets_or_pairs) -> float:
     """Share of outputs that equal their target exactly (a float in [0, 1]).
 
-    Either ``exact_match(predictions, targets)`` with two equally long lists, or
-    ``exact_match(model, pairs)`` where ``model`` has ``translate`` (or ``translate_batch``)
-    and ``pairs`` is a list of (source, target).
+    Either ``exact_match(predictions, targets)`` with two equally long lists (strings compared
+    character by character, token lists token by token), or ``exact_match(model, pairs)``
+    where ``model`` has ``translate`` (or ``translate_batch``) and ``pairs`` is a list of
+    (source, target); outputs and targets are then compared as token sequences at the model's
+    output level (``model.tgt_vocab.tokenize``), so at word level spacing does not count.
     """
     if hasattr(predictions_or_model, "translate") or hasattr(predictions_or_model, "translate_batch"):
         predictions, targets = _predict(predictions_or_model, targets_or_pairs)

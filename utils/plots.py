@@ -53,11 +53,27 @@ def plot_history(history, ax=None, title: str | None = None):
     ``history`` is a :class:`utils.training.History` or a dict with ``loss`` and optionally
     ``metric`` lists. Returns the loss Axes.
     """
-    loss = history["loss"] if isinstance(history, dict) else history.loss
-    metric = history.get("metric", []) if isinstance(history, dict) else history.metric
-    name = history.get("metric_name", "metric") if isinstance(history, dict) else history.metric_name
-    if len(loss) == 0:
+    if isinstance(history, dict):
+        if "loss" not in history:
+            raise ValueError("history must be a utils.History or a dict with a 'loss' list (and optionally "
+                             f"'metric' and 'metric_name'), got a dict with keys {sorted(history)}")
+        loss, metric = history["loss"], history.get("metric", [])
+        name = history.get("metric_name", "metric")
+    elif hasattr(history, "loss"):
+        loss, metric = history.loss, getattr(history, "metric", [])
+        name = getattr(history, "metric_name", "metric")
+    else:
+        raise TypeError(f"history must be a utils.History (model.history) or a dict with a 'loss' list, "
+                        f"got {type(history).__name__}")
+    loss = np.asarray(loss, dtype=float)
+    metric = np.asarray(metric, dtype=float)
+    if loss.ndim != 1 or len(loss) == 0:
         raise ValueError("history has no epochs to plot")
+    for what, values in (("loss", loss), ("metric", metric)):
+        if values.size and not np.all(np.isfinite(values)):
+            epoch = int(np.argwhere(~np.isfinite(values))[0][0]) + 1
+            raise ValueError(f"history {what} is {values[epoch - 1]} at epoch {epoch}: training diverged "
+                             "(a learning rate too large?), so there is no curve to draw")
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3))
     epochs = np.arange(1, len(loss) + 1)

@@ -20,24 +20,39 @@ import random
 import numpy as np
 import torch
 
+from .validate import nonnegative_int, positive_int
+
 __all__ = ["setup", "seed_everything", "pick_device"]
 
 
 def seed_everything(seed: int) -> None:
     """Seed Python's ``random``, NumPy's global generator and torch (CPU and CUDA)."""
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be non-negative, got {seed}")
+    seed = nonnegative_int("seed", seed)
     random.seed(int(seed))
     np.random.seed(int(seed) % 2**32)
     torch.manual_seed(int(seed))  # also seeds every CUDA device
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
-    """Return ``cuda`` when available (or ``prefer`` when given), else ``cpu``."""
+    """Return ``prefer`` when given (it must exist on this machine), else ``cuda`` when available, else ``cpu``.
+
+    Asking for a device this machine does not have is an error now, not a failure later at the
+    first tensor moved there.
+    """
     if prefer is not None:
-        return torch.device(prefer)
+        try:
+            device = torch.device(prefer)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"device must be a device name such as 'cpu' or 'cuda', got {prefer!r} ({err})") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(f"device={prefer!r} was asked for, but torch finds no CUDA GPU on this machine "
+                               "(torch.cuda.is_available() is False); pass device=None to use one when present, "
+                               "or device='cpu'")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise RuntimeError(f"device={prefer!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise RuntimeError(f"device={prefer!r} was asked for, but the Apple MPS backend is not available here")
+        return device
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -48,12 +63,10 @@ def setup(seed: int = 0, threads: int = 1, device: str | None = None) -> torch.d
     >>> torch.get_num_threads()
     1
     """
-    if not isinstance(threads, (int, np.integer)) or isinstance(threads, bool):
-        raise TypeError(f"threads must be an int, got {type(threads).__name__}: {threads!r}")
-    if threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
+    threads = positive_int("threads", threads)
+    device = pick_device(device)  # before seeding: a bad device changes nothing
     seed_everything(seed)
-    torch.set_num_threads(int(threads))
+    torch.set_num_threads(threads)
     # Also tell BLAS libraries started later (e.g. by NumPy in a subprocess) to use one thread.
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    return pick_device(device)
+    return device

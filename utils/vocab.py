@@ -14,13 +14,20 @@ token      id      role
 [4, 5, 3, 2]
 >>> v.decode([4, 5, 7, 2, 4])      # decoding stops at </s>
 'abd'
+
+At word level the special tokens are reserved: a text that contains ``</s>`` as a word would
+have it read as the end token (the model learns to stop there), ``<pad>`` would be ignored by
+the loss and masked by attention. :meth:`Vocab.check_text` refuses such a text, and
+``build``/``encode`` call it. At character level they cannot occur: ``<`` is one character.
 """
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import torch
+
+from .validate import one_of, positive_int
 
 __all__ = ["Vocab"]
 
@@ -38,9 +45,7 @@ class Vocab:
     pad_id, bos_id, eos_id, unk_id = 0, 1, 2, 3
 
     def __init__(self, tokens: Iterable[str], level: str = "char"):
-        if level not in ("char", "word"):
-            raise ValueError(f"level must be 'char' or 'word', got {level!r}")
-        self.level = level
+        self.level = one_of("level", level, ("char", "word"))
         self.tokens: list[str] = list(self.SPECIALS)
         for tok in tokens:
             if tok in self.SPECIALS:
@@ -63,16 +68,40 @@ class Vocab:
         """
         if isinstance(texts, str):
             raise TypeError("texts must be a list of strings, not one string")
-        if not isinstance(min_count, int) or min_count < 1:
-            raise ValueError(f"min_count must be an int >= 1, got {min_count!r}")
+        min_count = positive_int("min_count", min_count)
+        one_of("level", level, ("char", "word"))
         counts: Counter[str] = Counter()
         n = 0
         for text in texts:
-            counts.update(cls._split(text, level))
+            tokens = cls._split(text, level)
+            cls._refuse_reserved(tokens, text, level, f"text {n}")
+            counts.update(tokens)
             n += 1
         if n == 0:
             raise ValueError("cannot build a vocabulary from no texts")
         return cls(sorted(t for t, c in counts.items() if c >= min_count), level=level)
+
+    @classmethod
+    def _refuse_reserved(cls, tokens: list[str], text: str, level: str, where: str) -> None:
+        if level != "word":
+            return
+        reserved = next((t for t in tokens if t in cls.SPECIALS), None)
+        if reserved is not None:
+            roles = {cls.PAD: "padding, ignored by the loss and masked by attention",
+                     cls.BOS: "the decoder's start token", cls.EOS: "the end token, where the output stops",
+                     cls.UNK: "the unknown-word token"}
+            raise ValueError(f"{where}: {text!r} contains the reserved token {reserved!r}; at word level it "
+                             f"would be read as {roles[reserved]}. Remove it or write it differently.")
+
+    def check_text(self, text: str, where: str = "text") -> str:
+        """``text`` if it is a string this vocabulary can encode faithfully, else a clear error.
+
+        At word level a special token written as a word (``"x </s> y"``) is refused with a
+        ValueError naming ``where`` (e.g. ``"pair 12 (target)"``) and the token. Character
+        level accepts any string. Returns ``text`` unchanged.
+        """
+        self._refuse_reserved(self._split(text, self.level), text, self.level, where)
+        return text
 
     @staticmethod
     def _split(text: str, level: str) -> list[str]:
@@ -109,12 +138,16 @@ class Vocab:
         tokens = self.tokenize(text)
         if not tokens:
             raise ValueError("cannot encode an empty sequence" + (f" {text!r}" if text else ""))
+        self._refuse_reserved(tokens, text, self.level, "encode")
         ids = [self.stoi.get(t, self.unk_id) for t in tokens]
         return ([self.bos_id] if bos else []) + ids + ([self.eos_id] if eos else [])
 
     def decode(self, ids: Iterable[int] | torch.Tensor, strip_special: bool = True) -> str:
         """Text of ``ids``. Stops at the first ``</s>``; drops ``<pad>``/``<s>`` when
         ``strip_special`` (``<unk>`` is kept so a reader sees it)."""
+        if isinstance(ids, (str, bytes)):
+            raise TypeError(f"decode expects a sequence of integer ids, got the string {ids!r} "
+                            "(encode turns text into ids)")
         if isinstance(ids, torch.Tensor):
             if ids.dim() != 1:
                 raise ValueError(f"decode expects a 1-D sequence of ids, got shape {tuple(ids.shape)}")
@@ -155,16 +188,30 @@ class Vocab:
             raise ValueError(f"sequence {lengths.index(0)} of the batch is empty")
         ids = torch.full((len(sequences), max(lengths)), self.pad_id, dtype=torch.long)
         for row, seq in enumerate(sequences):
-            values = torch.as_tensor(list(seq))
+            if isinstance(seq, (str, bytes)):
+                raise TypeError(f"sequence {row} of the batch is the string {seq!r}; pad_batch pads lists of "
+                                "integer ids (encode_batch takes texts)")
+            items = list(seq)
+            try:
+                values = torch.as_tensor(items)
+            except (RuntimeError, OverflowError, TypeError, ValueError) as err:
+                huge = next((v for v in items if isinstance(v, int) and not -2**63 <= v < 2**63), None)
+                if huge is not None:
+                    raise ValueError(f"id {huge} is outside the vocabulary (size {len(self)})") from None
+                raise ValueError(f"sequence {row} of the batch is not a list of integer ids: {err}") from None
+            if values.dim() != 1:
+                raise ValueError(f"sequence {row} of the batch must be a flat list of ids, got nested values of "
+                                 f"shape {tuple(values.shape)}")
             if values.dtype in (torch.bool,) or values.is_floating_point() or values.is_complex():
                 raise ValueError(f"sequence {row} of the batch holds {values.dtype} values; ids must be integers")
-            ids[row, : len(seq)] = values
+            ids[row, : len(items)] = values
         if ids.min() < 0 or ids.max() >= len(self.tokens):
             bad = ids[(ids < 0) | (ids >= len(self.tokens))][0].item()
             raise ValueError(f"id {bad} is outside the vocabulary (size {len(self)})")
         return ids, torch.tensor(lengths, dtype=torch.long)
 
-    def encode_batch(self, texts: Sequence[str], bos: bool = False, eos: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_batch(self, texts: Sequence[str], bos: bool = False,
+                     eos: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Encode and pad texts: ``ids`` (batch, max_len), ``lengths`` (batch,)."""
         if isinstance(texts, str):
             raise TypeError("encode_batch expects a list of strings, not one string")

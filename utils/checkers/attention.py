@@ -1,7 +1,7 @@
 """Exercise checkers for chapter 03 (alignment and the context vector).
 
 Each checker runs the reader's function on several cases and compares it with the reference
-layers of :mod:`utils.numpy_layers`. When a case fails it says which case, what was expected and
+layers of :mod:`utils.scratch.attention`. When a case fails it says which case, what was expected and
 what came back, and, where the wrong answer matches a common mistake, names the mistake.
 
 * :func:`check_attention_weight_forward`: ``fn(hs, s, mask) -> a``;
@@ -14,22 +14,14 @@ from typing import Callable
 
 import numpy as np
 
-from .core import CheckFailed, check_cases, compare_arrays
 from ..scratch.attention import AttentionWeight, WeightedSum
+from .core import check_cases, compare_tuple, is_close
 
 __all__ = [
     "check_attention_weight_forward",
     "check_weighted_sum_backward",
     "check_attention_weight_backward",
 ]
-
-
-def _close(got, expected) -> bool:
-    try:
-        got = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        return False
-    return got.shape == np.shape(expected) and bool(np.allclose(got, expected, atol=1e-6, rtol=1e-6))
 
 
 def _states(seed: int, batch: int, src_len: int, hidden: int, scale: float = 1.0):
@@ -83,19 +75,20 @@ def check_attention_weight_forward(fn: Callable) -> None:
         empty_rows = None if mask is None else ~mask.any(axis=1)  # (batch,)
         if empty_rows is not None and empty_rows.any():
             if not np.all(np.isfinite(got_arr[empty_rows])):
-                return "a row with no allowed position gives 0/0; return zeros for it (e.g. np.divide(..., where=total > 0))."
+                return ("a row with no allowed position gives 0/0; return zeros for it "
+                        "(e.g. np.divide(..., where=total > 0)).")
             if np.any(np.abs(got_arr[empty_rows]) > 1e-9):
                 return ("a row with nothing allowed must give zeros, not a uniform distribution: when every score "
                         "of a row is filled with the same large negative number, the softmax spreads the weight "
                         "evenly; detect rows with no allowed position and return zeros for them.")
         if not np.all(np.isfinite(got_arr)):
             return "subtract each row's maximum score before np.exp."
-        if _close(got_arr, scores):
+        if is_close(got_arr, scores):
             return "these are the raw scores e_j; apply the softmax over the source positions."
-        if _close(got_arr, _reference_attention_weight(hs, s / np.sqrt(hs.shape[2]), mask)):
+        if is_close(got_arr, _reference_attention_weight(hs, s / np.sqrt(hs.shape[2]), mask)):
             return ("you divided the scores by sqrt(hidden): that is scaled dot-product attention (chapter 04); "
                     "this chapter's score is the plain dot product e_j = h_j . s.")
-        if _close(got_arr.sum(axis=0), np.ones(got_arr.shape[1])):
+        if is_close(got_arr.sum(axis=0), np.ones(got_arr.shape[1])):
             return "your weights sum to 1 over the batch axis; the softmax runs over the source positions (axis=1)."
         if mask is not None and np.any(np.abs(got_arr[~mask]) > 1e-9):
             return "masked (padding) positions must get weight exactly 0: set their scores to -inf before the softmax."
@@ -103,23 +96,10 @@ def check_attention_weight_forward(fn: Callable) -> None:
             return "the softmax over the allowed positions must sum to 1; do not mask after normalising."
         return None
 
-    check_cases(fn, cases, name="attention_weight_forward", hint=hint)
+    check_cases(fn, cases, name="attention_weight_forward", hint=hint, arg_names=("hs", "s", "mask"))
 
 
 # ------------------------------------------------------------------ backward of Weighted Sum
-def _compare_pair(names: tuple[str, str]):
-    def compare(got, expected):
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
-            return f"expected a pair ({names[0]}, {names[1]}), got {type(got).__name__}"
-        for name, g, e in zip(names, got, expected):
-            problem = compare_arrays(g, e)
-            if problem:
-                return f"{name}: {problem}"
-        return None
-
-    return compare
-
-
 def check_weighted_sum_backward(fn: Callable) -> None:
     """Check ``fn(hs, a, dc) -> (dhs, da)``, the backward pass of ``c = sum_j a_j h_j``.
 
@@ -150,14 +130,14 @@ def check_weighted_sum_backward(fn: Callable) -> None:
             return "return both gradients: (dhs, da)."
         hs, a, dc = dict(inputs)[description]
         dhs, da = got
-        if _close(dhs, expected[1]) or _close(da, expected[0]):
+        if is_close(dhs, expected[1]) or is_close(da, expected[0]):
             return "the pair is in the wrong order: return (dhs, da)."
-        if np.shape(da) == np.shape(expected[1]) and _close(da, hs.sum(axis=2)):
+        if np.shape(da) == np.shape(expected[1]) and is_close(da, hs.sum(axis=2)):
             return "da_j = h_j . dc: multiply by the upstream gradient dc before summing over hidden."
-        if np.shape(da) == np.shape(expected[1]) and _close(da, a * expected[1]):
+        if np.shape(da) == np.shape(expected[1]) and is_close(da, a * expected[1]):
             return ("da_j = h_j . dc, without a factor a_j: c = sum_j a_j h_j is linear in a_j, "
                     "so dc/da_j = h_j (the weight a_j belongs in dhs_j = a_j * dc).")
-        if np.shape(dhs) == np.shape(expected[0]) and _close(dhs, np.broadcast_to(dc[:, None, :], hs.shape)):
+        if np.shape(dhs) == np.shape(expected[0]) and is_close(dhs, np.broadcast_to(dc[:, None, :], hs.shape)):
             return "dhs_j = a_j * dc: each encoder state gets the upstream gradient scaled by its weight."
         if np.shape(dhs) != np.shape(expected[0]):
             return "dhs has the shape of hs, (batch, src_len, hidden)."
@@ -165,7 +145,8 @@ def check_weighted_sum_backward(fn: Callable) -> None:
             return "da has the shape of a, (batch, src_len): sum h_j * dc over the hidden axis."
         return None
 
-    check_cases(fn, cases, name="weighted_sum_backward", compare=_compare_pair(("dhs", "da")), hint=hint)
+    check_cases(fn, cases, name="weighted_sum_backward", compare=compare_tuple(("dhs", "da")), hint=hint,
+                arg_names=("hs", "a", "dc"))
 
 
 # ------------------------------------------------------------------ backward of Attention Weight
@@ -203,25 +184,26 @@ def check_attention_weight_backward(fn: Callable) -> None:
             return "return both gradients: (dhs, ds)."
         hs, s, a, da = by_description[description]
         dhs, ds = got
-        if _close(dhs, -expected[0]) or (_close(dhs, expected[0]) and _close(ds, -expected[1])):
+        if is_close(dhs, -expected[0]) or (is_close(dhs, expected[0]) and is_close(ds, -expected[1])):
             return ("the sign is flipped: de_j = a_j * (da_j - sum_k a_k da_k), "
                     "not a_j * (sum_k a_k da_k - da_j).")
         de_unweighted = a * (da - da.sum(axis=1, keepdims=True))  # (batch, src_len): sum_k da_k
-        if _close(dhs, de_unweighted[:, :, None] * s[:, None, :]):
+        if is_close(dhs, de_unweighted[:, :, None] * s[:, None, :]):
             return ("the sum inside is weighted by the attention: de_j = a_j * (da_j - sum_k a_k da_k), "
                     "not sum_k da_k (it is the expected value of da under a).")
-        if _close(dhs, np.broadcast_to(a[:, :, None] * da[:, :, None] * s[:, None, :], hs.shape)):
+        if is_close(dhs, np.broadcast_to(a[:, :, None] * da[:, :, None] * s[:, None, :], hs.shape)):
             return ("you used de_j = a_j * da_j; the softmax couples the positions: "
                     "de_j = a_j * (da_j - sum_k a_k da_k).")
-        if _close(dhs, (a * (1 - a) * da)[:, :, None] * s[:, None, :]):
+        if is_close(dhs, (a * (1 - a) * da)[:, :, None] * s[:, None, :]):
             return ("you kept only the diagonal of the softmax Jacobian, a_j (1 - a_j); "
                     "the full backward is de_j = a_j * (da_j - sum_k a_k da_k).")
-        if _close(dhs, (da[:, :, None] * s[:, None, :])):
+        if is_close(dhs, (da[:, :, None] * s[:, None, :])):
             return "you skipped the softmax: first de = a * (da - sum(a * da)), then dhs_j = de_j * s."
-        if _close(dhs, expected[0]) and np.shape(ds) != np.shape(expected[1]):
+        if is_close(dhs, expected[0]) and np.shape(ds) != np.shape(expected[1]):
             return "ds has the shape of s, (batch, hidden): sum de_j * h_j over the source positions j."
-        if _close(dhs, expected[0]):
+        if is_close(dhs, expected[0]):
             return "dhs is right; ds = sum_j de_j h_j (sum over axis 1, the source positions)."
         return None
 
-    check_cases(fn, cases, name="attention_weight_backward", compare=_compare_pair(("dhs", "ds")), hint=hint)
+    check_cases(fn, cases, name="attention_weight_backward", compare=compare_tuple(("dhs", "ds")), hint=hint,
+                arg_names=("hs", "s", "a", "da"))

@@ -15,20 +15,28 @@ single gate can, the message says so instead of guessing.
 * :func:`check_rnn_step_backward`: ``rnn_step_backward(dh, x, h_prev, h, params)
   -> (dx, dh_prev, dW_x, dW_h, db)``
 
-The parameter names are those of ``utils.numpy_rnn`` (``W_xz``, ``b_hn``, ...), and so are the
-reference answers (``utils.numpy_rnn.gru_step``, ``lstm_step``, ``rnn_step``).
+The parameter names are those of ``utils.scratch.rnn`` (``W_xz``, ``b_hn``, ...), and so are the
+reference answers (``utils.scratch.rnn.gru_step``, ``lstm_step``, ``rnn_step``).
 """
 from __future__ import annotations
 
+from itertools import combinations
 from typing import Callable
 
 import numpy as np
 
-from .core import check_cases, compare_arrays
-from itertools import combinations
-
-from ..scratch.rnn import (GRU, LSTM, RNN, _gru_step_with_gates, _lstm_step_with_gates, gru_step,
-                        lstm_step, rnn_step, sigmoid)
+from ..scratch.rnn import (
+    GRU,
+    LSTM,
+    RNN,
+    _gru_step_with_gates,
+    _lstm_step_with_gates,
+    gru_step,
+    lstm_step,
+    rnn_step,
+    sigmoid,
+)
+from .core import CheckFailed, ReaderFunction, as_array, check_cases, compare_tuple, is_close
 
 __all__ = [
     "check_gru_step",
@@ -60,39 +68,23 @@ def _pinned(params: dict, **biases: float) -> dict:
     return out
 
 
-def _same(got, expected) -> bool:
-    try:
-        if isinstance(expected, tuple):
-            return (isinstance(got, (tuple, list)) and len(got) == len(expected)
-                    and all(_same(g, e) for g, e in zip(got, expected)))
-        return compare_arrays(got, expected) is None
-    except Exception:  # noqa: BLE001  a diagnosis must never crash the checker
-        return False
+def _known_mistake(run: ReaderFunction, cases, mistakes) -> str | None:
+    """The text of the first known mistake whose outputs ``run`` reproduces on every case.
 
-
-def _known_mistake(fn: Callable, cases, mistakes) -> str | None:
-    """The text of the first known mistake whose outputs ``fn`` reproduces on every case."""
+    ``run`` computes each case once (:class:`ReaderFunction`), so this costs no extra calls.
+    """
     outputs = []
     for _, args, _ in cases:
         try:
-            outputs.append(fn(*args))
+            outputs.append(run(*args))
+        except CheckFailed:
+            raise
         except Exception:  # noqa: BLE001
             return None
     for text, wrong_fn in mistakes:
-        if all(_same(got, wrong_fn(*args)) for got, (_, args, _) in zip(outputs, cases)):
+        if all(is_close(got, wrong_fn(*args)) for got, (_, args, _) in zip(outputs, cases)):
             return text
     return None
-
-
-def _as_array(value, shape) -> np.ndarray | None:
-    """``value`` as a finite float array of ``shape``, or None (the comparison already says why)."""
-    try:
-        array = np.asarray(value.detach().numpy() if hasattr(value, "detach") else value, dtype=float)
-    except Exception:  # noqa: BLE001
-        return None
-    if array.shape != tuple(shape) or not np.all(np.isfinite(array)):
-        return None
-    return array
 
 
 def _between(value, a, b) -> bool:
@@ -217,7 +209,7 @@ def _gru_hint(fn, cases):
         mistake = _known_mistake(fn, cases, GRU_MISTAKES)
         if mistake:
             return mistake
-        got = _as_array(got, np.shape(expected))
+        got = as_array(got, np.shape(expected))
         if got is None:
             return None  # the comparison already says what is wrong (shape, NaN, type)
         part = "general" if description.startswith("general") else description
@@ -232,7 +224,7 @@ def _gru_hint(fn, cases):
 def check_gru_step(fn: Callable) -> None:
     """Check a reader's ``gru_step(x, h_prev, params) -> h``.
 
-    x (batch, input), h_prev (batch, hidden), params the dict of ``utils.GRU`` (W_xr, W_hr,
+    x (batch, input), h_prev (batch, hidden), params the dict of ``utils.scratch.GRU`` (W_xr, W_hr,
     b_r, W_xz, W_hz, b_z, W_xn, W_hn, b_xn, b_hn). Raises CheckFailed naming the gate that
     looks wrong; prints one line when every case passes.
     """
@@ -247,7 +239,8 @@ def check_gru_step(fn: Callable) -> None:
         ("general, batch 3, input 5, hidden 6", (x2, h2, params2)),
     ]
     cases = [(d, args, gru_step(*args)) for d, args in inputs]
-    check_cases(fn, cases, name="gru_step", hint=_gru_hint(fn, cases))
+    run = ReaderFunction(fn, "gru_step", ("x", "h_prev", "params"))
+    check_cases(run, cases, name="gru_step", hint=_gru_hint(run, cases))
 
 
 # --------------------------------------------------------------------------- LSTM step
@@ -330,7 +323,7 @@ def _lstm_cell_hint(description, got_c, c_prev, f, i, g) -> str:
 def check_lstm_step(fn: Callable) -> None:
     """Check a reader's ``lstm_step(x, h_prev, c_prev, params) -> (h, c)``.
 
-    x (batch, input), h_prev and c_prev (batch, hidden), params the dict of ``utils.LSTM``
+    x (batch, input), h_prev and c_prev (batch, hidden), params the dict of ``utils.scratch.LSTM``
     (W_xf, W_hf, b_f, W_xi, ..., b_o). Raises CheckFailed naming the gate that looks wrong.
     """
     params, x, h_prev, c_prev = _random_case(LSTM, seed=21)
@@ -344,40 +337,32 @@ def check_lstm_step(fn: Callable) -> None:
         ("general, batch 3, input 5, hidden 6", (x2, h2, c2, params2)),
     ]
     cases = [(d, args, lstm_step(*args)) for d, args in inputs]
-
-    def compare(got, expected):
-        if not isinstance(got, (tuple, list)) or len(got) != 2:
-            return f"expected a tuple (h_t, c_t), got {type(got).__name__}"
-        problem = compare_arrays(got[1], expected[1])
-        if problem:
-            return f"the cell state c_t (second output) is wrong: {problem}"
-        problem = compare_arrays(got[0], expected[0])
-        if problem:
-            return f"c_t is right but h_t (first output) is wrong: {problem}"
-        return None
-
+    run = ReaderFunction(fn, "lstm_step", ("x", "h_prev", "c_prev", "params"))
+    compare = compare_tuple(("h_t", "c_t"), order=(1, 0))  # c_t first: h_t is computed from it
     args_of = {description: args for description, args, _ in cases}
 
     def hint(description, got, expected):
-        mistake = _known_mistake(fn, cases, LSTM_MISTAKES)
+        mistake = _known_mistake(run, cases, LSTM_MISTAKES)
         if mistake:
             return mistake
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             return None  # the comparison already says so
-        got_h, got_c = (_as_array(g, np.shape(e)) for g, e in zip(got, expected))
+        got_h, got_c = (as_array(g, np.shape(e)) for g, e in zip(got, expected))
         if got_h is None or got_c is None:
             return None
         x, h_prev, c_prev, p = args_of[description]
         _, c, (f, i, g, o, tanh_c) = _lstm_step_with_gates(x, h_prev, c_prev, p)
-        if not _same(got_c, c):
+        if not is_close(got_c, c):
             return _lstm_cell_hint(description, got_c, c_prev, f, i, g)
         # c_t is right, so h_t = o_t * tanh(c_t) is wrong: is it o, or what o multiplies?
         _, o_pinned_args, o_pinned_expected = cases[3]
         try:
-            o_pinned_h = _as_array(fn(*o_pinned_args)[0], np.shape(o_pinned_expected[0]))
+            o_pinned_h = as_array(run(*o_pinned_args)[0], np.shape(o_pinned_expected[0]))
+        except CheckFailed:
+            raise
         except Exception:  # noqa: BLE001
             o_pinned_h = None
-        if o_pinned_h is not None and _same(o_pinned_h, o_pinned_expected[0]):
+        if o_pinned_h is not None and is_close(o_pinned_h, o_pinned_expected[0]):
             if _between(got_h, 0.0, tanh_c):  # h_t = o' * tanh(c_t) with o' in [0, 1]
                 return ("output gate o looks wrong: c_t is right, and h_t is right when o is pinned "
                         "at 1, so o_t = sigmoid(W_xo x_t + W_ho h_{t-1} + b_o) is off")
@@ -388,7 +373,7 @@ def check_lstm_step(fn: Callable) -> None:
         return _NO_SINGLE_GATE.format(gates="o_t in [0, 1]", output="h_t (c_t is right)",
                                       equation="h_t = o_t * tanh(c_t)")
 
-    check_cases(fn, cases, name="lstm_step", compare=compare, hint=hint)
+    check_cases(run, cases, name="lstm_step", compare=compare, hint=hint)
 
 
 # --------------------------------------------------------------------------- RNN backward
@@ -460,15 +445,17 @@ def _rnn_backward_hint(fn, cases):
         mistake = _known_mistake(fn, cases, RNN_BACKWARD_MISTAKES)
         if mistake:
             return mistake
-        arrays = [_as_array(g, np.shape(e)) for g, e in zip(got, expected)]
-        if any(a is None for a in arrays) or any(_same(a, e) for a, e in zip(arrays, expected)):
+        if not isinstance(got, (tuple, list)) or len(got) != len(expected):
+            return None  # the comparison already says what came back
+        arrays = [as_array(g, np.shape(e)) for g, e in zip(got, expected)]
+        if any(a is None for a in arrays) or any(is_close(a, e) for a, e in zip(arrays, expected)):
             return None  # some gradient is right: the comparison names the first wrong one
         # All five are wrong, and all five are computed from da = dh * (1 - h**2). Does one
         # wrong da explain them? Solve dh_prev = da' @ W_h for da' and recompute the others.
         dh, x, h_prev, h, p = args_of[description]
         dx, dh_prev, dW_x, dW_h, db = arrays
         da = np.linalg.lstsq(p["W_h"].T, dh_prev.T, rcond=None)[0].T  # (batch, hidden)
-        if _same((da @ p["W_x"], da @ p["W_h"], da.T @ x, da.T @ h_prev, da.sum(axis=0)), tuple(arrays)):
+        if is_close((da @ p["W_x"], da @ p["W_h"], da.T @ x, da.T @ h_prev, da.sum(axis=0)), tuple(arrays)):
             return ("all five gradients are wrong, and one wrong da explains every one of them: "
                     "the shared line da = dh * (1 - h**2) (the gradient through tanh, with h the "
                     "step's output) is the mistake; the five formulas after it are right")
@@ -493,19 +480,7 @@ def check_rnn_step_backward(fn: Callable) -> None:
         dh = np.random.default_rng(seed + 100).standard_normal(h.shape)
         args = (dh, x, h_prev, h, params)
         cases.append((description, args, reference_rnn_step_backward(*args)))
-
-    def compare(got, expected):
-        if not isinstance(got, (tuple, list)) or len(got) != 5:
-            return f"expected a tuple of 5 arrays {RNN_GRAD_NAMES}, got {type(got).__name__}" + (
-                f" of length {len(got)}" if isinstance(got, (tuple, list)) else "")
-        for name, g, e in zip(RNN_GRAD_NAMES, got, expected):
-            problem = compare_arrays(g, e)
-            if problem:
-                if np.shape(g) != np.shape(e):
-                    return (f"{name} has shape {np.shape(g)} but must have shape {np.shape(e)}, the "
-                            f"shape of what it is the gradient of")
-                return f"{name} is wrong: {problem}"
-        return None
-
-    check_cases(fn, cases, name="rnn_step_backward", compare=compare, hint=_rnn_backward_hint(fn, cases))
+    run = ReaderFunction(fn, "rnn_step_backward", ("dh", "x", "h_prev", "h", "params"))
+    check_cases(run, cases, name="rnn_step_backward", compare=compare_tuple(RNN_GRAD_NAMES),
+                hint=_rnn_backward_hint(run, cases))
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from .core import CheckFailed, check_cases
+from .core import check_cases, compare_arrays
 
 __all__ = [
     "reference_masked_cross_entropy",
@@ -43,12 +43,10 @@ def reference_masked_cross_entropy(logits: np.ndarray, targets: np.ndarray, pad_
 
 
 def _as_float(value) -> float:
+    """The one number the reader returned (the comparison has already checked that it is one)."""
     if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    arr = np.asarray(value, dtype=float)
-    if arr.size != 1:
-        raise CheckFailed(f"masked_cross_entropy: expected one number (the mean loss), got an array of shape {arr.shape}")
-    return float(arr.reshape(()))
+        value = value.detach().cpu().double().numpy()
+    return float(np.asarray(value, dtype=float).reshape(()))
 
 
 def check_masked_cross_entropy(fn: Callable) -> None:
@@ -72,16 +70,12 @@ def check_masked_cross_entropy(fn: Callable) -> None:
     cases = [(d, args, reference_masked_cross_entropy(*args)) for d, args in cases]
 
     def compare(got, expected):
-        got = _as_float(got)
-        if not np.isfinite(got):
-            return f"got {got}, expected {expected:.6g}"
-        if not np.isclose(got, expected, rtol=1e-5, atol=1e-6):
-            return f"expected {expected:.6g}, got {got:.6g}"
-        return None
+        problem = compare_arrays(got, expected, atol=1e-6, rtol=1e-5)
+        if problem and "expected one number" in problem:
+            return problem + " (the mean loss over the real tokens)"
+        return problem
 
     def hint(description, got, expected):
-        if isinstance(got, BaseException):  # the function raised: the message says what
-            return None
         got = _as_float(got)
         if not np.isfinite(got):
             return "exp(1000) overflows: subtract each row's maximum before exp (a stable log-softmax)."
@@ -94,10 +88,13 @@ def check_masked_cross_entropy(fn: Callable) -> None:
         row_means = [nll[row][real[row]].mean() for row in range(len(targets)) if real[row].any()]
         wrong = {
             "you averaged over every position, pads included: keep only targets != pad_id.": nll.mean(),
-            "pads are zeroed but still counted: divide by the number of real (non-pad) tokens.": nll[real].sum() / nll.size,
-            "that is the mean per *sequence*: divide by the number of real tokens, not the batch size.": nll[real].sum() / len(targets),
+            "pads are zeroed but still counted: divide by the number of real (non-pad) tokens.":
+                nll[real].sum() / nll.size,
+            "that is the mean per *sequence*: divide by the number of real tokens, not the batch size.":
+                nll[real].sum() / len(targets),
             "that is the mean of each sequence's mean loss, which weights a short sequence's tokens more "
-            "than a long one's: sum over all real tokens of the batch, then divide by their number.": np.mean(row_means),
+            "than a long one's: sum over all real tokens of the batch, then divide by their number.":
+                np.mean(row_means),
             "that is the sum: divide by the number of real tokens.": nll[real].sum(),
             "the pad positions were hard-coded as id 0: use the pad_id argument.": (
                 nll[targets != 0].sum() / max((targets != 0).sum(), 1)),
@@ -112,7 +109,8 @@ def check_masked_cross_entropy(fn: Callable) -> None:
                     "logits before picking the target's entry, and negate it.")
         return None
 
-    check_cases(fn, cases, name="masked_cross_entropy", compare=compare, hint=hint)
+    check_cases(fn, cases, name="masked_cross_entropy", compare=compare, hint=hint,
+                arg_names=("logits", "targets", "pad_id"))
 
 
 # ---------------------------------------------------------------------------------- greedy decoding
@@ -140,14 +138,33 @@ def reference_greedy_decode(step: Callable, state, batch_size: int, bos_id: int,
     return np.stack(outputs, axis=1)  # (batch, steps)
 
 
-class _TooManySteps(Exception):
-    pass
+class _Stopped(BaseException):
+    """Raised by the toy step to end a wrong loop (a BaseException: ``except Exception`` in the
+    reader's code cannot swallow it); ``reason`` says why."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _counting_step(vocab: int, rule: Callable, limit: int, batch: int):
-    """A toy decoder step: the next token is ``rule(previous token, step number, row)``."""
+    """A toy decoder step: the next token is ``rule(previous token, step number, row)``.
+
+    The step counts its calls itself (a loop that ignores the state it returns would never
+    see a count kept in the state) and stops the loop after ``limit`` calls or when it is
+    handed a state other than the one its previous call returned.
+    """
+    calls = 0
 
     def step(tokens, state):
+        nonlocal calls
+        if not isinstance(state, dict) or state.get("calls") != calls:
+            raise _Stopped(f"step() was given a stale state at step {calls + 1}: pass back the state the "
+                           "previous call returned (`logits, state = step(tokens, state)`), or the decoder "
+                           "never moves on")
+        if calls >= limit:
+            raise _Stopped(f"the step function was called more than max_len={limit} times: stop after "
+                           "max_len steps even when a row never produces </s>")
         if hasattr(tokens, "detach"):
             tokens = tokens.detach().cpu().numpy()
         tokens = np.asarray(tokens)
@@ -155,10 +172,9 @@ def _counting_step(vocab: int, rule: Callable, limit: int, batch: int):
             raise ValueError(f"step() was given tokens of shape {tokens.shape}; it needs the previous token of "
                              f"each row, shape (batch,) = ({batch},)")
         tokens = tokens.reshape(-1)
-        if state["calls"] >= limit:
-            raise _TooManySteps()
-        t = state["calls"]
-        state = {"calls": t + 1}
+        t = calls
+        calls += 1
+        state = {"calls": calls}
         logits = np.full((len(tokens), vocab), -5.0)
         for row, prev in enumerate(tokens):
             logits[row, rule(int(prev), t, row)] = 5.0
@@ -197,7 +213,8 @@ def check_greedy_decode(fn: Callable) -> None:
     cases = []
     for description, rule, batch, max_len in specs:
         limit = max_len
-        expected = reference_greedy_decode(_counting_step(vocab, rule, limit, batch), {"calls": 0}, batch, bos, eos, pad, max_len)
+        expected = reference_greedy_decode(_counting_step(vocab, rule, limit, batch), {"calls": 0}, batch, bos, eos,
+                                           pad, max_len)
 
         def call(fn=fn, rule=rule, batch=batch, max_len=max_len, limit=limit):
             return fn(_counting_step(vocab, rule, limit, batch), {"calls": 0}, batch, bos, eos, pad, max_len)
@@ -207,8 +224,8 @@ def check_greedy_decode(fn: Callable) -> None:
     def run(call):
         try:
             return call()
-        except _TooManySteps:
-            return "too many steps"
+        except _Stopped as stop:
+            return stop
 
     def as_ids(got):
         """``got`` as an int array, or None when it is ragged or not numbers."""
@@ -227,8 +244,8 @@ def check_greedy_decode(fn: Callable) -> None:
             return None
 
     def compare(got, expected):
-        if isinstance(got, str):
-            return "the step function was called more than max_len times: stop after max_len steps"
+        if isinstance(got, _Stopped):
+            return got.reason
         arr = as_ids(got)
         if arr is None:
             lengths = row_lengths(got)
@@ -242,20 +259,22 @@ def check_greedy_decode(fn: Callable) -> None:
         if arr.ndim != 2:
             return f"expected a (batch, steps) array of ids, got shape {arr.shape}: {arr.tolist()}"
         if arr.shape != expected.shape:
-            return f"expected shape {expected.shape}, got {arr.shape}\n  expected: {expected.tolist()}\n  got:      {arr.tolist()}"
+            return (f"expected shape {expected.shape}, got {arr.shape}\n  expected: {expected.tolist()}\n"
+                    f"  got:      {arr.tolist()}")
         if not np.array_equal(arr, expected):
             return f"expected {expected.tolist()}, got {arr.tolist()}"
         return None
 
+    def error_hint(description, err):
+        text = str(err)
+        if "shape" in text or "broadcast" in text:
+            return ("a shape mismatch inside the loop: logits are (batch, vocab), so the prediction is "
+                    "logits.argmax(axis=-1), one token per row, shape (batch,); argmax over axis 0 gives "
+                    "one per vocabulary entry.")
+        return None
+
     def hint(description, got, expected):
-        if isinstance(got, BaseException):  # the reader's function raised
-            text = str(got)
-            if "shape" in text or "broadcast" in text:
-                return ("a shape mismatch inside the loop: logits are (batch, vocab), so the prediction is "
-                        "logits.argmax(axis=-1), one token per row, shape (batch,); argmax over axis 0 gives "
-                        "one per vocabulary entry.")
-            return None
-        if isinstance(got, str):
+        if isinstance(got, _Stopped):
             return None
         arr = as_ids(got)
         if arr is None:
@@ -273,7 +292,8 @@ def check_greedy_decode(fn: Callable) -> None:
                     "ends) and pad only the steps *after* it. Write the step's tokens first, then mark the "
                     "rows that just produced </s> as finished.")
         if got.shape[1] > 1 and (got == got[:, :1]).all() and not (expected == expected[:, :1]).all():
-            return "every step predicted the same token: the next step must read the previous *prediction* (argmax), not <s> or a fixed token."
+            return ("every step predicted the same token: the next step must read the previous *prediction* "
+                    "(argmax), not <s> or a fixed token.")
         if got.shape[1] == expected.shape[1] + 1 and np.array_equal(got[:, 1:], expected) and (got[:, 0] == bos).all():
             return "the output should not start with <s> (bos_id): it holds the predictions only."
         if got.shape[1] > expected.shape[1] and np.array_equal(got[:, :expected.shape[1]], expected):
@@ -289,4 +309,4 @@ def check_greedy_decode(fn: Callable) -> None:
             return "you stopped too early: a row is finished when it produces </s>, and all rows must be finished."
         return None
 
-    check_cases(run, cases, name="greedy_decode", compare=compare, hint=hint)
+    check_cases(run, cases, name="greedy_decode", compare=compare, hint=hint, error_hint=error_hint)

@@ -8,21 +8,21 @@ The textbook view splits dot-product attention into two small layers:
 
 :class:`Attention` chains the two for one decoder step; :class:`TimeAttention` applies it at
 every decoder step (a different context vector per step). Each layer is a small class with
-``params``, ``grads`` (dicts of arrays, as in ``utils.gradcheck.check_layer``), ``forward`` and
+``params``, ``grads`` (dicts of arrays, as in ``utils.scratch.check_layer``), ``forward`` and
 ``backward``; none of them has weights of its own (``params == grads == {}``): attention learns
 through the encoder and decoder states it reads.
 
 Shapes (batched): encoder states ``hs`` ``(batch, src_len, hidden)``, one decoder state ``s``
 ``(batch, hidden)``, weights ``a`` ``(batch, src_len)``, context ``c`` ``(batch, hidden)``. An
 optional boolean ``mask`` ``(batch, src_len)`` is True where attention is allowed (the convention
-of ``utils.masked_softmax`` and ``torch.nn.functional.scaled_dot_product_attention``).
+of ``utils.nn.masked_softmax`` and ``torch.nn.functional.scaled_dot_product_attention``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 __all__ = [
-    "softmax_np",
+    "softmax",
     "AttentionWeight",
     "WeightedSum",
     "Attention",
@@ -65,17 +65,18 @@ def _as_mask(mask, shape: tuple[int, ...]) -> np.ndarray | None:
 def _check_grad(dout, expected_shape: tuple[int, ...], name: str, layer: str) -> np.ndarray:
     dout = _as_float_array(dout, name, len(expected_shape), str(expected_shape))
     if dout.shape != expected_shape:
-        raise ValueError(f"{layer}.backward: {name} must have the forward output's shape {expected_shape}, got {dout.shape}")
+        raise ValueError(f"{layer}.backward: {name} must have the forward output's shape {expected_shape}, "
+                         f"got {dout.shape}")
     return dout
 
 
 # --------------------------------------------------------------------------- softmax
-def softmax_np(scores, mask=None) -> np.ndarray:
+def softmax(scores, mask=None) -> np.ndarray:
     """Softmax over the last axis, ignoring positions where ``mask`` is False.
 
     scores: ``(..., n)`` real array; mask: bool array of the same shape (True = allowed) or None.
     Returns an array of the scores' shape whose rows are non-negative and sum to 1. A row whose
-    positions are all masked returns zeros, not NaN. The NumPy twin of ``utils.masked_softmax``.
+    positions are all masked returns zeros, not NaN. The NumPy twin of ``utils.nn.masked_softmax``.
     """
     scores = np.asarray(scores)
     if scores.dtype == bool or not np.issubdtype(scores.dtype, np.number):
@@ -98,6 +99,11 @@ def softmax_np(scores, mask=None) -> np.ndarray:
     exp = np.exp(scores - row_max)  # masked positions: exp(-inf) = 0
     total = exp.sum(axis=-1, keepdims=True)
     return np.divide(exp, total, out=np.zeros_like(exp), where=total > 0)
+
+
+# The name before the family got its own namespace (``utils.softmax_np``). Kept, unexported, only
+# until utils/scratch/scores.py and tests/test_attention.py (other owners) import ``softmax``.
+softmax_np = softmax
 
 
 # --------------------------------------------------------------------------- layers
@@ -124,7 +130,7 @@ class AttentionWeight:
             )
         mask = _as_mask(mask, hs.shape[:2])
         scores = (hs * s[:, None, :]).sum(axis=2)  # (batch, src_len): e_j = h_j . s
-        a = softmax_np(scores, mask)  # (batch, src_len)
+        a = softmax(scores, mask)  # (batch, src_len)
         self.cache = (hs, s, a)
         return a
 

@@ -4,7 +4,9 @@ A hand-written backward pass is trusted only after it agrees with a *numerical* 
 nudge each entry of a parameter by ``+eps`` and ``-eps``, re-run the forward pass, and take the
 central difference
 
-.. math::  \\frac{\\partial L}{\\partial x_i} \\approx \\frac{L(x + \\varepsilon e_i) - L(x - \\varepsilon e_i)}{2\\varepsilon}
+.. math::
+    \\frac{\\partial L}{\\partial x_i}
+    \\approx \\frac{L(x + \\varepsilon e_i) - L(x - \\varepsilon e_i)}{2\\varepsilon}
 
 whose error is O(eps^2). The two gradients are compared with the norm-based relative error
 (see :func:`relative_error`); in float64 a correct backward pass gives about 1e-9 to 1e-11,
@@ -24,7 +26,13 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from ..validate import positive_float
+
 __all__ = ["numerical_gradient", "relative_error", "gradient_check", "check_layer"]
+
+
+#: The smallest eps numerical_gradient accepts: below it rounding error swamps the difference.
+MIN_EPS = 1e-12
 
 
 def _require_float64(name: str, array) -> None:
@@ -60,8 +68,19 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6)
     _require_float64("x", x)
     if not x.flags.writeable:
         raise ValueError("x must be writeable: it is perturbed in place")
-    if not eps > 0:
-        raise ValueError(f"eps must be positive, got {eps}")
+    if x.size == 0:
+        raise ValueError(f"x is empty (shape {x.shape}): there is no entry to differentiate with respect to")
+    eps = positive_float("eps", eps)
+    if eps < MIN_EPS:
+        raise ValueError(f"eps={eps:g} is too small: a float64 central difference has a rounding error of about "
+                         f"1e-16 * |f| / eps, so below {MIN_EPS:g} it is noise (or exactly 0); use about 1e-6")
+    # x + eps must differ from x, or the difference quotient is 0 / (2 eps) = 0 for a wrong reason.
+    lost = (x + eps == x) | (x - eps == x)
+    if lost.any():
+        where = tuple(int(i) for i in np.argwhere(lost)[0])
+        raise ValueError(
+            f"eps={eps:g} is below the float64 resolution of x at index {where} (x = {x[where]:g}): "
+            "x + eps == x, so every difference would be 0; use an eps near 1e-6 times the size of x")
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
     for _ in it:

@@ -1,8 +1,8 @@
 """Recurrent layers from scratch in NumPy: RNN, LSTM, peephole LSTM and GRU, with BPTT.
 
 Every layer is a small class with ``params`` and ``grads`` (dicts of float64 arrays with the
-same keys), ``forward`` and ``backward``, so ``utils.gradcheck.check_layer`` can verify it.
-No torch here: ``utils.torch_rnn`` converts these layers to and from ``torch.nn``.
+same keys), ``forward`` and ``backward``, so ``utils.scratch.check_layer`` can verify it.
+No torch here: ``utils.nn.rnn`` converts these layers to and from ``torch.nn``.
 
 Conventions (the same in the chapter's math and in this code):
 
@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..validate import boolean, positive_int
+
 __all__ = [
     "sigmoid",
     "RNN",
@@ -62,7 +64,7 @@ def sigmoid(a: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- single steps
 # The one-step functions are the reference answers of the chapter's exercises
-# (utils.checkers_rnn) and the building blocks of the layers' forward passes.
+# (utils.checkers.rnn) and the building blocks of the layers' forward passes.
 def rnn_step(x, h_prev, params):
     """One vanilla RNN step. x (batch, input), h_prev (batch, hidden) -> h (batch, hidden)."""
     p = params
@@ -122,12 +124,6 @@ def _as_rng(rng) -> np.random.Generator:
     raise TypeError(f"rng must be a numpy Generator, an int seed or None, got {type(rng).__name__}")
 
 
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
 def _as_float64(value, name: str, shape_doc: str, ndim: int) -> np.ndarray:
     if hasattr(value, "detach"):
         raise TypeError(f"{name} must be a NumPy array {shape_doc}, got a torch tensor; use .numpy()")
@@ -152,8 +148,8 @@ class _Recurrent:
     has_cell = False
 
     def __init__(self, input_size: int, hidden_size: int, rng=None):
-        self.input_size = _positive_int("input_size", input_size)
-        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        self.input_size = positive_int("input_size", input_size)
+        self.hidden_size = positive_int("hidden_size", hidden_size)
         rng = _as_rng(rng)
         # torch's initialisation: every weight and bias ~ U(-1/sqrt(hidden), 1/sqrt(hidden)).
         bound = 1.0 / np.sqrt(self.hidden_size)
@@ -262,6 +258,8 @@ class RNN(_Recurrent):
     param_layout = (("W_x", "x"), ("W_h", "h"), ("b", "b"))
 
     def forward(self, x, h0=None, return_sequences: bool = True) -> np.ndarray:
+        # "no" is a truthy string: read as True it would silently return every state.
+        return_sequences = boolean("return_sequences", return_sequences)
         x, h, _ = self._check_input(x, h0)
         batch, steps, _ = x.shape
         hs = np.empty((batch, steps + 1, self.hidden_size))  # hs[:, 0] = h0, hs[:, t+1] = h_t
@@ -310,6 +308,8 @@ class LSTM(_Recurrent):
     peephole = False
 
     def forward(self, x, h0=None, c0=None, return_sequences: bool = True) -> np.ndarray:
+        # "no" is a truthy string: read as True it would silently return every state.
+        return_sequences = boolean("return_sequences", return_sequences)
         x, h, c = self._check_input(x, h0, c0)
         batch, steps, _ = x.shape
         hs = np.empty((batch, steps + 1, self.hidden_size))  # index 0 holds the initial state
@@ -392,6 +392,8 @@ class GRU(_Recurrent):
     )
 
     def forward(self, x, h0=None, return_sequences: bool = True) -> np.ndarray:
+        # "no" is a truthy string: read as True it would silently return every state.
+        return_sequences = boolean("return_sequences", return_sequences)
         x, h, _ = self._check_input(x, h0)
         batch, steps, _ = x.shape
         hs = np.empty((batch, steps + 1, self.hidden_size))
