@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -74,14 +74,15 @@ device = utils.setup(seed=0)
 # **unrolled** RNN. Everything below, including the backward pass, works on this unrolled
 # picture.
 #
-# In code (`utils.RNN`, from scratch in NumPy), the symbols keep their names: `W_x`, `W_h`,
-# `b`, and a batch of inputs `x` of shape `(batch, T, D)`: **batch first**, so `x[:, t]` is
+# In code (`utils.scratch.RNN`: `utils.scratch` holds the from-scratch NumPy layers), the
+# symbols keep their names: `W_x`, `W_h`, `b`, and a batch of inputs `x` of shape
+# `(batch, T, D)`: **batch first**, so `x[:, t]` is
 # $x_t$ for every sequence of the batch. Weights are stored as in the math, `W_x` is
 # `(H, D)`, so a batch of row vectors is multiplied as `x_t @ W_x.T`.
 
 # %%
 D, H, T, batch = 4, 8, 6, 3
-rnn = utils.RNN(input_size=D, hidden_size=H, rng=0)
+rnn = utils.scratch.RNN(input_size=D, hidden_size=H, rng=0)
 print({name: p.shape for name, p in rnn.params.items()})
 
 x = np.random.default_rng(1).standard_normal((batch, T, D))  # (batch, T, D)
@@ -108,7 +109,7 @@ print("hs:", hs.shape)
 h_T = rnn.forward(x, return_sequences=False)  # (batch, H)
 assert h_T.shape == (batch, H) and np.array_equal(h_T, hs[:, -1])
 
-torch_rnn = utils.to_torch(rnn)  # nn.RNN(D, H, batch_first=True) in float64, same weights
+torch_rnn = utils.nn.to_torch(rnn)  # nn.RNN(D, H, batch_first=True) in float64, same weights
 output, h_n = torch_rnn(torch.tensor(x))
 print("torch output (all states):", tuple(output.shape), " h_n (last state):", tuple(h_n.shape))
 assert torch.equal(output[:, -1], h_n[0])  # h_n is (num_layers, batch, H)
@@ -135,8 +136,8 @@ assert np.allclose(output.detach().numpy(), hs, atol=1e-12)
 # `utils/numpy_rnn.py`); `dh` is $\partial L/\partial h_t$ for every step `(batch, T, H)`, or
 # for the last step only `(batch, H)` when the loss reads only $h_T$.
 #
-# A hand-written backward pass is a guess until it is checked. `utils.check_layer` compares
-# it with **central differences**,
+# A hand-written backward pass is a guess until it is checked. `utils.scratch.check_layer`
+# compares it with **central differences**,
 # $\partial L/\partial \theta_i \approx (L(\theta + \varepsilon e_i) - L(\theta - \varepsilon e_i)) / 2\varepsilon$,
 # for every parameter entry and every input entry, with the loss $L = \sum_t h_t \cdot
 # \delta_t$ for a fixed random $\delta$, and reports the **relative error**
@@ -147,7 +148,7 @@ assert np.allclose(output.detach().numpy(), hs, atol=1e-12)
 # $10^{-6}$.
 
 # %%
-errors = utils.check_layer(utils.RNN(D, H, rng=2), x)
+errors = utils.scratch.check_layer(utils.scratch.RNN(D, H, rng=2), x)
 for name, err in errors.items():
     print(f"{name:6s} relative error {err:.0e}")
 assert max(errors.values()) < 1e-7  # the pass mark is 1e-6; this is the range the text states
@@ -159,7 +160,7 @@ assert max(errors.values()) < 1e-7  # the pass mark is 1e-6; this is the range t
 # the same loop as `RNN.backward`.
 
 # %%
-class RNNWithoutRecurrentGradient(utils.RNN):
+class RNNWithoutRecurrentGradient(utils.scratch.RNN):
     """A deliberately broken BPTT: delta h_t = dL/dh_t only, missing + W_h^T delta a_{t+1}."""
 
     def backward(self, dh):
@@ -176,7 +177,7 @@ class RNNWithoutRecurrentGradient(utils.RNN):
         return dx
 
 
-broken_errors = utils.check_layer(RNNWithoutRecurrentGradient(D, H, rng=2), x)
+broken_errors = utils.scratch.check_layer(RNNWithoutRecurrentGradient(D, H, rng=2), x)
 for name, err in broken_errors.items():
     print(f"{name:6s} relative error {err:.0e}")
 assert min(broken_errors.values()) >= 1e-2  # every gradient is caught, far above the pass mark
@@ -254,16 +255,16 @@ assert min(broken_errors.values()) >= 1e-2  # every gradient is caught, far abov
 # functions. With $z_t \approx 1$ the GRU copies its state, the same shortcut as the LSTM's
 # $f_t \approx 1$.
 #
-# `utils.LSTM`, `utils.PeepholeLSTM` and `utils.GRU` implement these equations with the
-# same parameter names (`W_xf`, `b_hn`, `w_co`, ...) and a hand-written BPTT. All four cells
+# `utils.scratch.LSTM`, `utils.scratch.PeepholeLSTM` and `utils.scratch.GRU` implement these
+# equations with the same parameter names (`W_xf`, `b_hn`, `w_co`, ...) and a hand-written BPTT. All four cells
 # pass the gradient check, in both output modes:
 
 # %%
 x_check = np.random.default_rng(3).standard_normal((2, 5, D))  # (batch, T, D)
 rows = []
-for cell in (utils.RNN, utils.LSTM, utils.PeepholeLSTM, utils.GRU):
+for cell in (utils.scratch.RNN, utils.scratch.LSTM, utils.scratch.PeepholeLSTM, utils.scratch.GRU):
     for return_sequences in (True, False):
-        errors = utils.check_layer(cell(D, H, rng=4), x_check, return_sequences=return_sequences)
+        errors = utils.scratch.check_layer(cell(D, H, rng=4), x_check, return_sequences=return_sequences)
         worst = max(errors, key=errors.get)
         rows.append((cell.__name__, return_sequences, errors[worst], worst))
         assert errors[worst] < 1e-7, (cell.__name__, errors)  # pass mark 1e-6
@@ -274,8 +275,8 @@ for name, return_sequences, err, worst in rows:
 # %% [markdown]
 # ## 6. The same cells in PyTorch
 #
-# `utils.to_torch(layer)` copies a NumPy layer's weights into `nn.RNN`, `nn.LSTM` or
-# `nn.GRU` (batch first, float64), and `utils.from_torch(module)` goes the other way. Two
+# `utils.nn.to_torch(layer)` copies a NumPy layer's weights into `nn.RNN`, `nn.LSTM` or
+# `nn.GRU` (batch first, float64), and `utils.nn.from_torch(module)` goes the other way. Two
 # details of torch's layout matter:
 #
 # * torch stacks the gates' weights in one matrix, `weight_ih_l0` of shape `(4H, D)` for the
@@ -285,7 +286,7 @@ for name, return_sequences, err, worst in rows:
 #   ($b_f$ = `bias_ih` + `bias_hh` for the f rows); the GRU's candidate needs them apart,
 #   because $r_t$ multiplies $b_{hn}$ but not $b_{xn}$.
 #
-# PyTorch has no peephole LSTM, so `utils.TorchPeepholeLSTM` is the course's own (the
+# PyTorch has no peephole LSTM, so `utils.nn.PeepholeLSTM` is the course's own (the
 # equations above, with `nn.LSTM`'s interface). We compare outputs, and gradients with
 # respect to the input and to every parameter, for all four.
 
@@ -293,9 +294,9 @@ for name, return_sequences, err, worst in rows:
 rng = np.random.default_rng(5)
 x_cmp = rng.standard_normal((3, 7, D))  # (batch, T, D)
 print(f"{'NumPy':13s} {'torch':18s} {'outputs':>8s} {'d input':>8s} {'d params':>9s}")
-for cell in (utils.RNN, utils.LSTM, utils.PeepholeLSTM, utils.GRU):
+for cell in (utils.scratch.RNN, utils.scratch.LSTM, utils.scratch.PeepholeLSTM, utils.scratch.GRU):
     layer = cell(D, H, rng=6)
-    module = utils.to_torch(layer)
+    module = utils.nn.to_torch(layer)
     hs_np = layer.forward(x_cmp)  # (batch, T, H)
     dh = rng.standard_normal(hs_np.shape)  # a random upstream gradient, the same for both
     dx_np = layer.backward(dh)
@@ -303,13 +304,16 @@ for cell in (utils.RNN, utils.LSTM, utils.PeepholeLSTM, utils.GRU):
     x_torch = torch.tensor(x_cmp, requires_grad=True)
     hs_torch, _ = module(x_torch)
     (hs_torch * torch.tensor(dh)).sum().backward()
-    torch_grads = utils.torch_grads(module)  # torch's .grad, under the NumPy names
+    torch_grads = utils.nn.torch_grads(module)  # torch's .grad, under the NumPy names
 
     out_diff = np.abs(hs_torch.detach().numpy() - hs_np).max()
     dx_diff = np.abs(x_torch.grad.numpy() - dx_np).max()
     param_diff = max(np.abs(torch_grads[k] - layer.grads[k]).max() for k in layer.grads)
-    print(f"{cell.__name__:13s} {type(module).__name__:18s} {out_diff:8.0e} {dx_diff:8.0e} {param_diff:9.0e}")
-    assert max(out_diff, dx_diff, param_diff) < 1e-6
+    # The differences are float64 rounding (~1e-16) whose last digit changes from run to run,
+    # so they are printed as a bound, not as their exact size.
+    shown = [f"{'< 1e-14' if d < 1e-14 else f'{d:.0e}':>8s}" for d in (out_diff, dx_diff, param_diff)]
+    print(f"{cell.__name__:13s} {type(module).__name__:18s} {shown[0]} {shown[1]} {shown[2]:>9s}")
+    assert max(out_diff, dx_diff, param_diff) < 1e-12
 
 # %% [markdown]
 # ### Hidden sizes: any size works
@@ -320,10 +324,10 @@ for cell in (utils.RNN, utils.LSTM, utils.PeepholeLSTM, utils.GRU):
 # `nn.GRU(16, 37)`; section 8 trains one.
 
 # %%
-gru37 = utils.GRU(16, 37, rng=7)
+gru37 = utils.scratch.GRU(16, 37, rng=7)
 x37 = np.random.default_rng(8).standard_normal((2, 4, 16))
-errors37 = utils.check_layer(gru37, x37)
-out37, _ = utils.to_torch(gru37)(torch.tensor(x37))
+errors37 = utils.scratch.check_layer(gru37, x37)
+out37, _ = utils.nn.to_torch(gru37)(torch.tensor(x37))
 print(f"GRU(16, 37): max rel. error {max(errors37.values()):.0e}, output {tuple(out37.shape)}")
 assert max(errors37.values()) < 1e-7  # pass mark 1e-6
 assert np.allclose(out37.detach().numpy(), gru37.forward(x37), atol=1e-12)
@@ -366,13 +370,13 @@ def gradient_by_lag(layer, x, rng):
 D_lag, H_lag, T_lag = 16, 32, 61
 rng = np.random.default_rng(9)
 x_lag = np.eye(D_lag)[rng.integers(0, D_lag, (32, T_lag))]  # (batch, T, 16) one-hot
-rnn_default = utils.RNN(D_lag, H_lag, rng=rng)
+rnn_default = utils.scratch.RNN(D_lag, H_lag, rng=rng)
 curves = {
     "RNN": gradient_by_lag(rnn_default, x_lag, rng),
-    "LSTM (torch init)": gradient_by_lag(utils.LSTM(D_lag, H_lag, rng=rng), x_lag, rng),
-    "GRU (torch init)": gradient_by_lag(utils.GRU(D_lag, H_lag, rng=rng), x_lag, rng),
-    "LSTM, b_f = +3": gradient_by_lag(remember_by_default(utils.LSTM(D_lag, H_lag, rng=rng)), x_lag, rng),
-    "GRU, b_z = +3": gradient_by_lag(remember_by_default(utils.GRU(D_lag, H_lag, rng=rng)), x_lag, rng),
+    "LSTM (torch init)": gradient_by_lag(utils.scratch.LSTM(D_lag, H_lag, rng=rng), x_lag, rng),
+    "GRU (torch init)": gradient_by_lag(utils.scratch.GRU(D_lag, H_lag, rng=rng), x_lag, rng),
+    "LSTM, b_f = +3": gradient_by_lag(remember_by_default(utils.scratch.LSTM(D_lag, H_lag, rng=rng)), x_lag, rng),
+    "GRU, b_z = +3": gradient_by_lag(remember_by_default(utils.scratch.GRU(D_lag, H_lag, rng=rng)), x_lag, rng),
 }
 
 
@@ -380,7 +384,7 @@ def spectral_radius(W):
     return np.abs(np.linalg.eigvals(W)).max()
 
 
-rnn_exploding = utils.RNN(D_lag, H_lag, rng=rng)
+rnn_exploding = utils.scratch.RNN(D_lag, H_lag, rng=rng)
 rnn_exploding.params["W_h"] *= 1.2 / spectral_radius(rnn_exploding.params["W_h"])
 rnn_exploding.params["W_x"] *= 1e-5  # tiny inputs: small states, tanh' close to 1
 rnn_exploding.params["b"][...] = 0.0
@@ -599,16 +603,16 @@ assert max(accs["RNN(32)"] for accs in longer.values()) <= 0.2
 # `(batch, D)`, `h_prev` is `(batch, H)`, `params` holds `W_xr, W_hr, b_r, W_xz, W_hz, b_z,
 # W_xn, W_hn, b_xn, b_hn` with the shapes of section 5 (`W_x*` is `(H, D)`, `W_h*` is
 # `(H, H)`); return $h_t$ `(batch, H)`. Use torch's variant: the reset gate multiplies
-# $W_{hn} h_{t-1} + b_{hn}$. `utils.sigmoid` is there for you. The checker pins gates open or
-# shut (a bias of $\pm 30$) so that, when something is wrong, it can tell you *which* gate.
+# $W_{hn} h_{t-1} + b_{hn}$. `utils.scratch.sigmoid` is there for you. The checker pins gates
+# open or shut (a bias of $\pm 30$) so that, when something is wrong, it can tell you *which* gate.
 
 # %%
 def gru_step(x, h_prev, params):
     """One GRU step: x (batch, D), h_prev (batch, H) -> h (batch, H)."""
     p = params
     ### BEGIN SOLUTION
-    r = utils.sigmoid(x @ p["W_xr"].T + h_prev @ p["W_hr"].T + p["b_r"])  # (batch, H) reset gate
-    z = utils.sigmoid(x @ p["W_xz"].T + h_prev @ p["W_hz"].T + p["b_z"])  # (batch, H) update gate
+    r = utils.scratch.sigmoid(x @ p["W_xr"].T + h_prev @ p["W_hr"].T + p["b_r"])  # (batch, H) reset gate
+    z = utils.scratch.sigmoid(x @ p["W_xz"].T + h_prev @ p["W_hz"].T + p["b_z"])  # (batch, H) update gate
     n = np.tanh(x @ p["W_xn"].T + p["b_xn"] + r * (h_prev @ p["W_hn"].T + p["b_hn"]))  # candidate
     return (1 - z) * n + z * h_prev
     ### END SOLUTION
@@ -618,32 +622,19 @@ utils.check_gru_step(gru_step)
 
 # %% [markdown]
 # Here is what the checker says about two tempting mistakes: using $z$ the wrong way round,
-# and applying the reset gate before $W_{hn}$ (the original paper's variant):
+# and applying the reset gate before $W_{hn}$ (the original paper's variant). The checker
+# knows them from its catalogue of wrong steps (`utils.checkers.rnn.GRU_MISTAKES`, pairs of
+# a message and a wrong `gru_step`), so we hand it two entries of that catalogue:
 
 # %%
-def gru_step_z_swapped(x, h_prev, p):
-    r = utils.sigmoid(x @ p["W_xr"].T + h_prev @ p["W_hr"].T + p["b_r"])
-    z = utils.sigmoid(x @ p["W_xz"].T + h_prev @ p["W_hz"].T + p["b_z"])
-    n = np.tanh(x @ p["W_xn"].T + p["b_xn"] + r * (h_prev @ p["W_hn"].T + p["b_hn"]))
-    return z * n + (1 - z) * h_prev  # wrong: z should keep h_prev
-
-
-def gru_step_reset_before(x, h_prev, p):
-    r = utils.sigmoid(x @ p["W_xr"].T + h_prev @ p["W_hr"].T + p["b_r"])
-    z = utils.sigmoid(x @ p["W_xz"].T + h_prev @ p["W_hz"].T + p["b_z"])
-    n = np.tanh(x @ p["W_xn"].T + p["b_xn"] + (r * h_prev) @ p["W_hn"].T + p["b_hn"])  # Cho et al.
-    return (1 - z) * n + z * h_prev
-
-
-for wrong, expected_phrase in ((gru_step_z_swapped, "update gate z is used the wrong way round"),
-                               (gru_step_reset_before, "reset gate r is applied to h_{t-1} before W_hn")):
+for known_mistake, wrong_gru_step in utils.checkers.rnn.GRU_MISTAKES[:2]:
     try:
-        utils.check_gru_step(wrong)
+        utils.check_gru_step(wrong_gru_step)
     except utils.CheckFailed as err:
         message = str(err)
         print(message.splitlines()[0][:90], "...")
         print("  hint:", message.split("hint: ")[1], "\n")
-    assert expected_phrase in message
+    assert known_mistake in message
 
 # %% [markdown]
 # **Exercise 1.2: one LSTM step.** Write `lstm_step(x, h_prev, c_prev, params)` returning
@@ -655,7 +646,7 @@ def lstm_step(x, h_prev, c_prev, params):
     """One LSTM step: x (batch, D), h_prev and c_prev (batch, H) -> (h, c)."""
     p = params
     ### BEGIN SOLUTION
-    def gate(name, activation=utils.sigmoid):  # (batch, H)
+    def gate(name, activation=utils.scratch.sigmoid):  # (batch, H)
         return activation(x @ p[f"W_x{name}"].T + h_prev @ p[f"W_h{name}"].T + p[f"b_{name}"])
 
     f, i, g, o = gate("f"), gate("i"), gate("g", np.tanh), gate("o")
@@ -691,4 +682,4 @@ utils.check_rnn_step_backward(rnn_step_backward)
 # %% [markdown]
 # **Going further (not checked).** (a) Re-run section 8 with `LAG = 40`: which cells still
 # learn in 500 steps? (b) Train the LSTM without the remember-by-default bias: how many steps
-# does it need now? (c) Add the peephole LSTM (`utils.TorchPeepholeLSTM`) to the memory task.
+# does it need now? (c) Add the peephole LSTM (`utils.nn.PeepholeLSTM`) to the memory task.
