@@ -186,7 +186,12 @@ def test_plot_attention_errors():
 
 def test_plot_history():
     ax = utils.plot_history({"loss": [1.0, 0.5, 0.2], "metric": [0.1, 0.5, 0.9], "metric_name": "exact match"})
-    assert ax.get_xlabel() == "epoch" and "loss" in ax.get_ylabel()
+    assert ax.get_xlabel() == "epoch" and "loss" in ax.get_ylabel() and ax.get_yscale() == "log"
+    (loss_line,) = ax.get_lines()
+    assert loss_line.get_xdata().tolist() == [1, 2, 3] and loss_line.get_ydata().tolist() == [1.0, 0.5, 0.2]
+    metric_axes = next(other for other in ax.figure.axes if other is not ax)
+    assert metric_axes.get_ylabel() == "exact match"
+    assert metric_axes.get_lines()[0].get_ydata().tolist() == [0.1, 0.5, 0.9]
     plt.close("all")
     with pytest.raises(ValueError, match="no epochs"):
         utils.plot_history({"loss": []})

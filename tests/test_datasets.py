@@ -1,6 +1,7 @@
 """Tests of utils.datasets: synthetic tasks, the date data set, CMUdict pairs and pairs files."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import importlib.util
@@ -85,8 +86,12 @@ def test_addition_is_correct_with_operands_of_length_digits():
     assert len(a) == 60 and int(target) == int(a) + int(b)
 
 
-def test_make_task_is_exported_from_utils():
-    assert utils.make_task is make_task
+def test_make_task_sort_and_reverse_differ_from_copy_on_the_same_seed():
+    """The three letter tasks share their sources (same seed) and differ only in the target."""
+    copy, reverse, sort = (make_task(t, 50, seed=4) for t in ("copy", "reverse", "sort"))
+    assert [s for s, _ in copy] == [s for s, _ in reverse] == [s for s, _ in sort]
+    assert sum(c[1] != r[1] for c, r in zip(copy, reverse)) >= 45  # a palindrome of 5+ letters is rare
+    assert all(sorted(c[1]) == list(s[1]) for c, s in zip(copy, sort))
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
@@ -302,7 +307,7 @@ def test_date_alignment_matrix(dates):
 
 def test_date_example_is_frozen_and_hashable(dates):
     e = dates["test"][0]
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         e.source = "x"
     assert len({e, dates["test"][0]}) == 1
 
