@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -135,7 +135,7 @@ print("special ids: pad", utils.Vocab.pad_id, " <s>", utils.Vocab.bos_id, " </s>
 # filled with `<pad>` (id 0) up to the longest. Padding must change nothing:
 #
 # * the **encoder** must stop at each source's last real token, or $c$ would be the state after
-#   reading pads: `utils.Encoder` *packs* the batch (`torch.nn.utils.rnn.pack_padded_sequence`)
+#   reading pads: `utils.nn.Encoder` *packs* the batch (`torch.nn.utils.rnn.pack_padded_sequence`)
 #   so the RNN skips them;
 # * the **loss** must skip pad targets: positions whose target is `<pad>` add nothing and are
 #   not counted in the mean. `utils.masked_cross_entropy` does it with `ignore_index=pad_id`.
@@ -186,7 +186,7 @@ assert abs(naive - naive_padded) > 1e-3, "the naive loss should depend on paddin
 # with the trick, and Section 6 compares the two.
 
 # %%
-reversed_toy = utils.Seq2Seq(toy.src_vocab, toy.tgt_vocab, attention=None, cell=toy.cell, hidden_size=8, embed_size=4,
+reversed_toy = utils.Seq2Seq(toy.src_vocab, toy.tgt_vocab, attention=None, cell=toy.config.cell, hidden_size=8, embed_size=4,
                              reverse_source=True)
 print("as written:", toy.encode_sources(["hello"])[0][0].tolist())
 print("as read:   ", reversed_toy.encode_sources(["hello"])[0][0].tolist())
@@ -497,17 +497,17 @@ utils.check_greedy_decode(greedy_decode)
 sources = [s for s, _ in date_test[:200]]
 src_ids, src_lengths = plain_dates.encode_sources(sources)
 with torch.no_grad():
-    memory, encoder_state, src_mask = plain_dates.encode(src_ids.to(device), src_lengths.to(device))
+    _, first_state = plain_dates.encode(src_ids.to(device), src_lengths.to(device))  # a utils.nn.DecoderState
 
 
 def date_step(tokens, state):
     tokens = torch.as_tensor(tokens, device=device).view(-1, 1)  # (batch, 1)
     with torch.no_grad():
-        logits, state, _ = plain_dates.decoder(tokens, state, memory, src_mask)  # (batch, 1, vocab)
-    return logits[:, 0].cpu().numpy(), state
+        out = plain_dates.decoder(tokens, state)  # out.logits: (batch, 1, vocab)
+    return out.logits[:, 0].cpu().numpy(), out.state
 
 
-ids = greedy_decode(date_step, encoder_state, len(sources), utils.Vocab.bos_id, utils.Vocab.eos_id,
+ids = greedy_decode(date_step, first_state, len(sources), utils.Vocab.bos_id, utils.Vocab.eos_id,
                     utils.Vocab.pad_id, max_len=plain_dates.max_output_len)
 mine = [plain_dates.tgt_vocab.decode(row) for row in ids]
 print(mine[:3])

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -114,12 +114,12 @@ def hard_context(scores):
 
 def soft_context(scores):
     """c = sum_j softmax(e)_j h_j. (batch, src_len) -> (batch, hidden)"""
-    a = utils.softmax_np(scores)  # (batch, src_len)
+    a = utils.scratch.softmax(scores)  # (batch, src_len)
     return (a[:, :, None] * hs_toy).sum(axis=1)
 
 
-grad_hard = utils.numerical_gradient(lambda: float((hard_context(scores_toy) * g).sum()), scores_toy)
-grad_soft = utils.numerical_gradient(lambda: float((soft_context(scores_toy) * g).sum()), scores_toy)
+grad_hard = utils.scratch.numerical_gradient(lambda: float((hard_context(scores_toy) * g).sum()), scores_toy)
+grad_soft = utils.scratch.numerical_gradient(lambda: float((soft_context(scores_toy) * g).sum()), scores_toy)
 print("dL/de with hard selection:", np.round(grad_hard, 4))
 print("dL/de with the weighted sum:", np.round(grad_soft, 4))
 assert np.all(grad_hard == 0.0)  # exactly zero: nudging a score never changes the argmax
@@ -177,16 +177,16 @@ assert np.all(np.abs(np.diff(loss_soft)) > 0)
 #
 # ## 4. From scratch in NumPy
 #
-# The layers live in `utils/numpy_layers.py` (`utils.AttentionWeight`, `utils.WeightedSum`,
-# `utils.Attention`, `utils.TimeAttention`). Each is a small class with `params` and `grads`
-# (both empty: dot attention has no weights of its own), `forward` and `backward`. Here is the
-# code of the two textbook layers:
+# The layers live in `utils/scratch/attention.py` (`utils.scratch.AttentionWeight`,
+# `utils.scratch.WeightedSum`, `utils.scratch.Attention`, `utils.scratch.TimeAttention`). Each is
+# a small class with `params` and `grads` (both empty: dot attention has no weights of its
+# own), `forward` and `backward`. Here are the two textbook layers' forward passes (their
+# backward passes are derived below; you write them in the exercises, and their code is shown
+# after the exercises):
 
 # %%
-print(inspect.getsource(utils.AttentionWeight.forward))
-print(inspect.getsource(utils.AttentionWeight.backward))
-print(inspect.getsource(utils.WeightedSum.forward))
-print(inspect.getsource(utils.WeightedSum.backward))
+print(inspect.getsource(utils.scratch.AttentionWeight.forward))
+print(inspect.getsource(utils.scratch.WeightedSum.forward))
 
 # %% [markdown]
 # **The backward passes.** For the Weighted Sum $c = \sum_j a_j h_j$ with upstream gradient
@@ -215,26 +215,26 @@ hs = rng.standard_normal((batch, src_len, hidden))  # (batch, src_len, hidden): 
 s = rng.standard_normal((batch, hidden))  # (batch, hidden): one decoder state
 src_mask = np.array([[True] * 5, [True] * 3 + [False] * 2])  # (batch, src_len)
 
-attention_weight = utils.AttentionWeight()
+attention_weight = utils.scratch.AttentionWeight()
 a = attention_weight.forward(hs, s, src_mask)  # (batch, src_len)
-c = utils.WeightedSum().forward(hs, a)  # (batch, hidden)
+c = utils.scratch.WeightedSum().forward(hs, a)  # (batch, hidden)
 print("a =", np.round(a, 3), sep="\n")
 assert np.all(a >= 0) and np.allclose(a.sum(axis=1), 1.0)  # a probability distribution per example
 assert np.all(a[~src_mask] == 0)  # padding gets no attention
 assert np.allclose(c, np.einsum("bj,bjh->bh", a, hs))  # c = sum_j a_j h_j
 
 # %% [markdown]
-# Now the gradient check: `utils.check_layer` compares each layer's `backward` with central
+# Now the gradient check: `utils.scratch.check_layer` compares each layer's `backward` with central
 # differences of the loss $L = \mathrm{sum}(\text{output} \odot g)$ for a random $g$, for
 # every input, in float64.
 
 # %%
 hs_dec = rng.standard_normal((batch, tgt_len, hidden))  # (batch, tgt_len, hidden): decoder states s_i
 gradient_errors = {
-    "AttentionWeight": utils.check_layer(utils.AttentionWeight(), hs, s, mask=src_mask),
-    "WeightedSum": utils.check_layer(utils.WeightedSum(), hs, a),
-    "Attention": utils.check_layer(utils.Attention(), hs, s, mask=src_mask),
-    "TimeAttention": utils.check_layer(utils.TimeAttention(), hs, hs_dec, mask=src_mask),
+    "AttentionWeight": utils.scratch.check_layer(utils.scratch.AttentionWeight(), hs, s, mask=src_mask),
+    "WeightedSum": utils.scratch.check_layer(utils.scratch.WeightedSum(), hs, a),
+    "Attention": utils.scratch.check_layer(utils.scratch.Attention(), hs, s, mask=src_mask),
+    "TimeAttention": utils.scratch.check_layer(utils.scratch.TimeAttention(), hs, hs_dec, mask=src_mask),
 }
 for name, errors in gradient_errors.items():
     print(f"{name:16s}", "  ".join(f"{k}: {v:.1e}" for k, v in errors.items()))
@@ -250,21 +250,22 @@ assert largest_error < 1e-8
 #
 # ## 5. In PyTorch: the same layer
 #
-# The course's PyTorch attention is `utils.DotAttention` (in `utils/attention.py`): it scores
-# all decoder steps at once with one batched product, `torch.bmm`, applies
-# `utils.masked_softmax` and returns the contexts and the weights. Given the same encoder
+# The course's PyTorch attention layer is `utils.nn.Attention` (in `utils/nn/attention.py`)
+# with the dot score `utils.nn.DotScore`: it scores all decoder steps at once with one batched
+# product, `torch.bmm`, applies `utils.masked_softmax` and returns the contexts and the weights. Given the same encoder
 # states, decoder states and mask, it matches `TimeAttention`, forward *and* backward (torch's
 # autograd against our hand-written gradients):
 
 # %%
 dcontexts = rng.standard_normal((batch, tgt_len, hidden))  # an upstream gradient
-time_attention = utils.TimeAttention()
+time_attention = utils.scratch.TimeAttention()
 contexts_np = time_attention.forward(hs, hs_dec, src_mask)  # (batch, tgt_len, hidden)
 dhs_np, dhs_dec_np = time_attention.backward(dcontexts)
 
 hs_t = torch.tensor(hs, requires_grad=True)
 hs_dec_t = torch.tensor(hs_dec, requires_grad=True)
-contexts_t, weights_t = utils.DotAttention()(hs_dec_t, hs_t, torch.from_numpy(src_mask))
+dot_attention = utils.nn.Attention(utils.nn.DotScore(hidden))
+contexts_t, weights_t = dot_attention(hs_dec_t, hs_t, mask=torch.from_numpy(src_mask))  # query, keys, mask
 (contexts_t * torch.from_numpy(dcontexts)).sum().backward()
 
 parity = {
@@ -290,15 +291,14 @@ assert max(parity.values()) < 1e-12
 #
 # The context says *what the source holds at the aligned place*, the decoder state says
 # *where we are in the output*; the output layer needs both. Note that the decoder still
-# starts from $h_T$ (the rebuild below passes `encoder_last` as the RNN's initial state and
-# reproduces the model's logits): attention *adds* a way to read every encoder state, it does not
-# replace the last state.
+# starts from $h_T$: attention *adds* a way to read every encoder state, it does not replace
+# the last state.
 #
 # The query here is $s_i$, the state *after* the RNN step, as in Luong et al. (2015).
 # Bahdanau et al. (2015) score with the previous state $s_{i-1}$ and feed the context *into*
 # the RNN step instead; chapter 04 compares the two. Because attention comes after
 # the RNN, teacher-forced training can run the RNN over all output steps at once and then
-# attend for all steps in one batched product, which is what `utils.AttentionDecoder` does.
+# attend for all steps in one batched product, which is what `utils.nn.LuongDecoder` does.
 #
 # Let us train that model (`utils.train_seq2seq(pairs, attention="dot")`) on the 20,000
 # multi-locale dates with the API's default settings, except that training stops after the
@@ -318,26 +318,27 @@ print(f"exact match on the {len(test_pairs)} test dates: {date_accuracy:.3f}")
 assert date_accuracy >= 0.99
 
 # %% [markdown]
-# Now take the trained model apart and rebuild its output with our **NumPy** `TimeAttention`
-# in the middle: encoder → decoder RNN → NumPy attention → concatenate $[c_i; s_i]$ → output
-# layer. If the logits equal the model's own, the layer we wrote is exactly the layer inside
-# the model.
+# Now look inside the trained model and recompute its attention with our **NumPy**
+# `TimeAttention`. `model.trace(sources, targets)` is the documented view of the internals: for
+# each source it returns, as NumPy arrays, the encoder states $h_j$ (`encoder_states`, one row
+# per source character), the decoder states $s_i$ (`decoder_states`, one row per output step,
+# `</s>` included), the weights $a_{ij}$, the contexts $c_i$ and the output scores. If our layer,
+# fed the model's $h_j$ and $s_i$, returns the model's own weights and contexts, the layer we
+# wrote is exactly the layer inside the model.
 
 # %%
-batch_pairs = test_pairs[:8]
-batch_t = date_model.make_batch(batch_pairs)
-with torch.no_grad():
-    memory, encoder_last, src_mask_t = date_model.encode(batch_t.src_ids, batch_t.src_lengths)  # (batch, src_len, hidden)
-    decoder = date_model.decoder
-    dec_states, _ = decoder.rnn(decoder.embedding(batch_t.tgt_in), encoder_last)  # (batch, tgt_len, hidden): s_i
-    contexts = utils.TimeAttention().forward(memory.double().numpy(), dec_states.double().numpy(),
-                                             src_mask_t.numpy())  # (batch, tgt_len, hidden): c_i, in NumPy
-    concatenated = torch.cat([torch.from_numpy(contexts).float(), dec_states], dim=-1)  # (batch, tgt_len, 2 * hidden)
-    logits_rebuilt = decoder.out(concatenated)  # (batch, tgt_len, vocab)
-    logits_model, _ = date_model(batch_t.src_ids, batch_t.src_lengths, batch_t.tgt_in)
-print("output layer:", decoder.out, " reads [c_i ; s_i] of size", concatenated.shape[-1])
-print(f"max |rebuilt - model| logits: {(logits_rebuilt - logits_model).abs().max().item():.1e}")
-assert torch.allclose(logits_rebuilt, logits_model, atol=1e-4)
+traces = date_model.trace([s for s, _ in test_pairs[:8]], [t for _, t in test_pairs[:8]])
+gaps = []
+for tr in traces:
+    hs_one = tr.encoder_states[None]  # (1, src_len, hidden): h_j
+    s_one = tr.decoder_states[None]  # (1, tgt_len + 1, hidden): s_i
+    layer = utils.scratch.TimeAttention()
+    contexts = layer.forward(hs_one, s_one)  # (1, tgt_len + 1, hidden): c_i, in NumPy
+    gaps.append(max(np.abs(contexts[0] - tr.contexts).max(), np.abs(layer.attention_weights[0] - tr.weights).max()))
+print(f"one trace: encoder_states {traces[0].encoder_states.shape}, decoder_states {traces[0].decoder_states.shape}, "
+      f"weights {traces[0].weights.shape}, contexts {traces[0].contexts.shape}")
+print(f"max |NumPy layer - model| over weights and contexts of 8 dates: {max(gaps):.1e}")
+assert max(gaps) < 1e-5
 
 # %% [markdown]
 # ## 7. A different context vector at every output step
@@ -353,13 +354,10 @@ assert torch.allclose(logits_rebuilt, logits_model, atol=1e-4)
 
 # %%
 sample = next(e for e in test_examples if e.locale == "de_DE" and e.pattern == "long")
-src_ids, src_lengths = date_model.encode_sources([sample.source])
-with torch.no_grad():
-    sample_memory, sample_last, _ = date_model.encode(src_ids, src_lengths)
-out_tokens, sample_weights = date_model.attention(sample.source)  # (out_len, src_len)
-sample_contexts = sample_weights @ sample_memory[0].numpy()  # (out_len, hidden): c_i = sum_j a_ij h_j
-h_last_t = sample_last[0] if isinstance(sample_last, tuple) else sample_last  # an LSTM's state is (h, c)
-h_last = h_last_t[0, 0].numpy()  # (hidden,): the plain model's one context vector
+[sample_trace] = date_model.trace([sample.source])  # greedy decoding, every quantity on the way
+out_tokens = sample_trace.out_tokens[:-1]  # without </s>
+sample_contexts = sample_trace.contexts[:-1]  # (out_len, hidden): c_i = sum_j a_ij h_j
+h_last = sample_trace.encoder_states[-1]  # (hidden,): h_T, the plain model's one context vector
 print(f"{sample.source!r} -> {''.join(out_tokens)!r}")
 distance_to_last = np.linalg.norm(sample_contexts - h_last, axis=1) / np.linalg.norm(h_last)
 pairwise = np.linalg.norm(sample_contexts[:, None] - sample_contexts[None], axis=2) / np.linalg.norm(h_last)
@@ -640,8 +638,8 @@ assert next_long >= 0.8
 #   softmax-weighted sum has a useful one. That is the whole reason attention *blends*.
 # * The textbook's Attention Weight and Weighted Sum layers, written in NumPy with
 #   hand-written backward passes, pass a gradient check (relative errors below $10^{-8}$)
-#   and equal `utils.DotAttention` in PyTorch; plugged into a trained model, they reproduce
-#   its outputs.
+#   and equal `utils.nn.Attention` with the dot score in PyTorch; fed a trained model's states,
+#   they reproduce its weights and contexts.
 # * Trained only on (date, ISO date) pairs, the attention model translates dates from eleven
 #   locales with at least 99% exact match, and its attention puts far more of its mass on the
 #   characters that hold each field than uniform attention would: it learned the alignment
@@ -729,6 +727,13 @@ def attention_weight_backward(hs, s, a, da):
 
 # %%
 utils.check_attention_weight_backward(attention_weight_backward)
+
+# %% [markdown]
+# Here is the course's own code for the two backward passes, to compare with yours:
+
+# %%
+print(inspect.getsource(utils.scratch.WeightedSum.backward))
+print(inspect.getsource(utils.scratch.AttentionWeight.backward))
 
 # %% [markdown]
 # **Exercise 4 (open).** Sharpen the softmax with a temperature, $a = \mathrm{softmax}(e / \tau)$,
