@@ -1,4 +1,8 @@
 """The NumPy score layers and local windows of chapter 04: gradient checks, parity with torch, window rules."""
+import dataclasses
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -17,12 +21,12 @@ def _inputs(query_size=4, key_size=4, seed=0):
 
 
 SCORE_LAYERS = {
-    "dot": lambda: scores_np.DotScoreNP(4),
-    "scaled-dot": lambda: scores_np.ScaledDotScoreNP(4),
-    "general": lambda: scores_np.GeneralScoreNP(4, 5, rng=1),
-    "additive": lambda: scores_np.AdditiveScoreNP(4, 5, attn_size=6, rng=1),
-    "additive without bias": lambda: scores_np.AdditiveScoreNP(4, 5, bias=False, rng=1),
-    "concat": lambda: scores_np.ConcatScoreNP(4, 5, attn_size=6, rng=1),
+    "dot": lambda: scores_np.DotScore(4),
+    "scaled-dot": lambda: scores_np.ScaledDotScore(4),
+    "general": lambda: scores_np.GeneralScore(4, 5, rng=1),
+    "additive": lambda: scores_np.AdditiveScore(4, 5, attn_size=6, rng=1),
+    "additive without bias": lambda: scores_np.AdditiveScore(4, 5, bias=False, rng=1),
+    "concat": lambda: scores_np.ConcatScore(4, 5, attn_size=6, rng=1),
 }
 
 
@@ -39,8 +43,8 @@ def test_score_backward_passes_the_gradient_check(name):
 @pytest.mark.parametrize("window", [None, "local-m", "local-p"])
 @pytest.mark.parametrize("score", ["dot", "general", "additive", "concat"])
 def test_score_attention_backward_passes_the_gradient_check(window, score):
-    layer = scores_np.SCORES_NP[score](4, 4) if score == "dot" else scores_np.SCORES_NP[score](4, 4, rng=3)
-    attention = scores_np.ScoreAttentionNP(layer, window=window, D=2, rng=5)
+    layer = scores_np.SCORES[score](4, 4) if score == "dot" else scores_np.SCORES[score](4, 4, rng=3)
+    attention = scores_np.ScoreAttention(layer, window=window, D=2, rng=5)
     query, keys = _inputs()
     errors = check_layer(attention, query, keys, src_lengths=np.array([7, 5]))
     assert max(errors.values()) < 1e-7, errors
@@ -50,7 +54,7 @@ def test_score_attention_backward_passes_the_gradient_check(window, score):
 
 
 def test_a_broken_backward_fails_the_gradient_check():
-    class NoWGradient(scores_np.GeneralScoreNP):
+    class NoWGradient(scores_np.GeneralScore):
         def backward(self, dscores):
             dquery, dkeys = super().backward(dscores)
             self.grads["W"] = self.grads["W"].T.copy()  # a plausible mistake: dW transposed
@@ -65,21 +69,21 @@ def test_local_p_window_backward_reaches_the_centres():
     rng = np.random.default_rng(4)
     scores = rng.standard_normal((B, T, 10))
     centres = np.array([[2.3, 5.6, 7.1], [1.2, 4.4, 8.7]])
-    errors = check_layer(scores_np.LocalPWindowNP(3), scores, centres)
+    errors = check_layer(scores_np.LocalPWindow(3), scores, centres)
     assert max(errors.values()) < 1e-7, errors
 
 
 def test_predicted_position_backward():
     rng = np.random.default_rng(5)
     query = rng.standard_normal((B, T, 4))
-    errors = check_layer(scores_np.PredictedPositionNP(4, rng=2), query, src_lengths=np.array([9, 4]))
+    errors = check_layer(scores_np.PredictedPosition(4, rng=2), query, src_lengths=np.array([9, 4]))
     assert max(errors.values()) < 1e-7, errors
 
 
 # ------------------------------------------------------------------ what the scores compute
 def test_concat_is_additive_with_one_matrix():
-    concat = scores_np.ConcatScoreNP(4, 5, attn_size=6, rng=7)
-    additive = scores_np.AdditiveScoreNP(4, 5, attn_size=6, rng=8)
+    concat = scores_np.ConcatScore(4, 5, attn_size=6, rng=7)
+    additive = scores_np.AdditiveScore(4, 5, attn_size=6, rng=8)
     additive.params["W_q"][...] = concat.params["W"][:, :4]
     additive.params["W_k"][...] = concat.params["W"][:, 4:]
     additive.params["b"][...] = concat.params["b"]
@@ -90,32 +94,32 @@ def test_concat_is_additive_with_one_matrix():
 
 def test_scaled_dot_is_dot_over_sqrt_d():
     query, keys = _inputs(16, 16)
-    dot = scores_np.DotScoreNP(16).forward(query, keys)
-    assert np.allclose(scores_np.ScaledDotScoreNP(16).forward(query, keys), dot / 4.0)
+    dot = scores_np.DotScore(16).forward(query, keys)
+    assert np.allclose(scores_np.ScaledDotScore(16).forward(query, keys), dot / 4.0)
 
 
 def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="one size"):
-        scores_np.DotScoreNP(4, 6)
-    layer = scores_np.GeneralScoreNP(4, 5)
+        scores_np.DotScore(4, 6)
+    layer = scores_np.GeneralScore(4, 5)
     query, keys = _inputs(4, 4)
     with pytest.raises(ValueError, match="key size 5"):
         layer.forward(query, keys)
     with pytest.raises(ValueError, match="NaN"):
         layer.forward(np.full((1, 2, 4), np.nan), np.zeros((1, 3, 5)))
     with pytest.raises(RuntimeError, match="before forward"):
-        scores_np.AdditiveScoreNP(4, 5).backward(np.zeros((1, 2, 3)))
+        scores_np.AdditiveScore(4, 5).backward(np.zeros((1, 2, 3)))
     with pytest.raises(ValueError, match="src_lengths"):
-        scores_np.ScoreAttentionNP(scores_np.DotScoreNP(4), "local-m").forward(*_inputs(), src_lengths=[8, 3])
+        scores_np.ScoreAttention(scores_np.DotScore(4), "local-m").forward(*_inputs(), src_lengths=[8, 3])
     with pytest.raises(ValueError, match="window must be one of"):
-        scores_np.ScoreAttentionNP(scores_np.DotScoreNP(4), "local")
+        scores_np.ScoreAttention(scores_np.DotScore(4), "local")
 
 
 # ------------------------------------------------------------------ local windows
 def test_positions_outside_the_window_get_exactly_zero_weight():
     query, keys = _inputs()
     for window in ("local-m", "local-p"):
-        attention = scores_np.ScoreAttentionNP(scores_np.DotScoreNP(4), window=window, D=1, rng=2)
+        attention = scores_np.ScoreAttention(scores_np.DotScore(4), window=window, D=1, rng=2)
         attention.forward(query, keys, src_lengths=np.array([7, 4]))
         weights, centres = attention.attention_weights, attention.centres  # (B, T, S), (B, T)
         distance = np.abs(np.arange(S)[None, None, :] - centres[:, :, None])
@@ -146,7 +150,7 @@ def test_local_p_window_moves_with_p_t():
         assert support.min() >= p - 2 and support.max() <= p + 2
         assert abs(support.mean() - p) <= 0.5
     # and the predicted centre moves when the query moves
-    predictor = scores_np.PredictedPositionNP(4, rng=1)
+    predictor = scores_np.PredictedPosition(4, rng=1)
     predictor.params["W_p"][...] = np.eye(4)
     predictor.params["v_p"][...] = 1.0
     query = np.zeros((1, 3, 4))  # (1, 3, 4): queries 0, +3 and -3 in every coordinate
@@ -200,7 +204,7 @@ def _torch_score(name, numpy_layer):
 @pytest.mark.parametrize("name", ["dot", "scaled-dot", "general", "additive", "concat"])
 def test_numpy_scores_equal_torch_scores(name):
     key_size = 4 if name in ("dot", "scaled-dot") else 5
-    numpy_layer = scores_np.SCORES_NP[name](4, key_size) if "dot" in name else scores_np.SCORES_NP[name](4, key_size, rng=3)
+    numpy_layer = scores_np.SCORES[name](4, key_size) if "dot" in name else scores_np.SCORES[name](4, key_size, rng=3)
     torch_layer = _torch_score(name, numpy_layer)
     query, keys = _inputs(4, key_size)
     dscores = np.random.default_rng(9).standard_normal((B, T, S))
@@ -247,7 +251,7 @@ def _torch_attention_call(attention, query, keys, lengths):
 @needs_api
 @pytest.mark.parametrize("window", [None, "local-m", "local-p"])
 def test_numpy_attention_equals_torch_attention(window):
-    numpy_attention = scores_np.ScoreAttentionNP(scores_np.GeneralScoreNP(4, 4, rng=3), window=window, D=2, rng=4)
+    numpy_attention = scores_np.ScoreAttention(scores_np.GeneralScore(4, 4, rng=3), window=window, D=2, rng=4)
     torch_attention = _torch_attention(window, numpy_attention)
     query, keys = _inputs(4, 4, seed=2)
     query = query * 3  # spread the local-p centres over the source
@@ -266,3 +270,35 @@ def test_numpy_attention_equals_torch_attention(window):
         grad_W_p = torch_attention.window.W_p.weight.grad.numpy()
         assert np.abs(grad_W_p).max() > 1e-4  # the torch model's gradients reach W_p too
         assert np.allclose(numpy_attention.grads["W_p"], grad_W_p, atol=1e-10)
+
+
+# ------------------------------------------------------------------ chapter 04's experiment, seeds 1 and 2
+CHAPTER = Path(__file__).resolve().parent.parent / "chapters" / "04_bahdanau_vs_luong.py"
+CELL_MARKERS = (
+    "# The variants and settings of this chapter's comparisons",
+    "# The side-by-side experiment",
+    "# The claims about the table",
+    "# Why scaling hurt",
+)
+
+
+def _chapter_cell(marker: str) -> str:
+    """The source of the one code cell of chapter 04 that starts with ``marker``."""
+    cells = re.split(r"^# %%.*$", CHAPTER.read_text(encoding="utf-8"), flags=re.M)
+    found = [cell for cell in cells if cell.lstrip().startswith(marker)]
+    assert len(found) == 1, f"expected one cell of {CHAPTER.name} starting with {marker!r}, found {len(found)}"
+    return found[0]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_chapter_04_claims_hold_on_seeds_1_and_2(seed):
+    """The chapter asserts its side-by-side claims on seed 0; the same cells must pass on seeds 1 and 2."""
+    import utils
+
+    namespace = {"np": np, "torch": torch, "dataclasses": dataclasses, "utils": utils}
+    for marker in CELL_MARKERS:
+        exec(compile(_chapter_cell(marker), str(CHAPTER), "exec"), namespace)  # noqa: S102  the chapter's own code
+    utils.setup(seed=seed)
+    table, date_models = namespace["side_by_side"](seed, progress=False)
+    namespace["check_claims"](table)
+    namespace["check_scaling"](date_models, verbose=False)

@@ -15,8 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..scratch.attention import softmax_np
-from ..scratch.scores import GeneralScoreNP, local_p_weights
+from ..scratch.scores import GeneralScore, local_p_weights, softmax
 from .core import check_cases, compare_arrays
 
 __all__ = ["check_general_score", "check_general_score_backward", "check_local_p_weights"]
@@ -69,7 +68,7 @@ _GENERAL_CASES = [
 
 
 def _general_forward(query, keys, W):
-    layer = GeneralScoreNP(W.shape[0], W.shape[1])
+    layer = GeneralScore(W.shape[0], W.shape[1])
     layer.params["W"] = W
     return layer.forward(query, keys)
 
@@ -108,7 +107,7 @@ def check_general_score(fn: Callable) -> None:
              "you divided by sqrt(Dk): that is the scaled dot product; the general score is not scaled."),
             (lambda: expected / np.sqrt(query.shape[2]),
              "you divided by sqrt(Dq): the general score is not scaled."),
-            (lambda: softmax_np(expected),
+            (lambda: softmax(expected),
              "you applied the softmax: this function returns the raw scores e_tj; the softmax comes after it."),
         ]
         found = _first_mistake(got, mistakes)
@@ -123,7 +122,7 @@ def check_general_score(fn: Callable) -> None:
 
 # ------------------------------------------------------------------ the general score, backward
 def _general_backward_reference(query, keys, W, dscores):
-    layer = GeneralScoreNP(W.shape[0], W.shape[1])
+    layer = GeneralScore(W.shape[0], W.shape[1])
     layer.params["W"] = W
     layer.forward(query, keys)
     dquery, dkeys = layer.backward(dscores)
@@ -253,7 +252,7 @@ def check_local_p_weights(fn: Callable) -> None:
         if not np.all(np.isfinite(got_arr)):
             return "NaN or inf: subtract each row's maximum (over the window) before np.exp."
         rounded = (np.abs(j - np.floor(centres[:, :, None] + 0.5)) <= D) & padding
-        if np.any(rounded != window) and _close(got_arr, softmax_np(scores, rounded) * gaussian(D / 2)):
+        if np.any(rounded != window) and _close(got_arr, softmax(scores, rounded) * gaussian(D / 2)):
             return ("your window is centred on round(p_t); the window is |j - p_t| <= D around the real-valued p_t "
                     "(Luong's [p_t - D, p_t + D]).")
         if np.any(got_arr[~window] != 0):
@@ -264,24 +263,24 @@ def check_local_p_weights(fn: Callable) -> None:
                     "positions) before multiplying by the Gaussian.")
         g = gaussian(D / 2)
         mistakes = [
-            (lambda: softmax_np(scores, window),
+            (lambda: softmax(scores, window),
              ("the Gaussian is missing: local-p multiplies the window's softmax weights by "
              "exp(-(j - p_t)^2 / (2 sigma^2)), sigma = D / 2.")),
-            (lambda: softmax_np(scores, window) * gaussian(D),
+            (lambda: softmax(scores, window) * gaussian(D),
              "sigma is D / 2, not D: the Gaussian is narrower than the window (two sigmas on each side)."),
-            (lambda: softmax_np(scores, window) * gaussian(D / 2, two=1.0),
+            (lambda: softmax(scores, window) * gaussian(D / 2, two=1.0),
              "the exponent is -(j - p_t)^2 / (2 sigma^2): you dropped the 2."),
-            (lambda: softmax_np(scores, window) * gaussian(np.sqrt(D / 2)),
+            (lambda: softmax(scores, window) * gaussian(np.sqrt(D / 2)),
              "sigma = D / 2 is a standard deviation: the exponent divides by 2 sigma^2 = D^2 / 2, not by 2 * (D/2)."),
-            (lambda: _renormalised(softmax_np(scores, window) * g),
+            (lambda: _renormalised(softmax(scores, window) * g),
              ("do not renormalise after the Gaussian: Luong's weights are softmax x Gaussian, and a row sums to "
              "less than 1.")),
-            (lambda: softmax_np(scores, np.broadcast_to(padding, scores.shape)) * g * window,
+            (lambda: softmax(scores, np.broadcast_to(padding, scores.shape)) * g * window,
              ("the softmax ran over every source position and was cut to the window afterwards; normalise over "
              "the window's positions only (scores outside it to -inf before the softmax).")),
-            (lambda: softmax_np(scores * g, window),
+            (lambda: softmax(scores * g, window),
              "the Gaussian multiplies the weights after the softmax, not the scores before it."),
-            (lambda: softmax_np(scores + np.log(np.maximum(g, 1e-300)), window),
+            (lambda: softmax(scores + np.log(np.maximum(g, 1e-300)), window),
              "the Gaussian multiplies the weights after the softmax (and is not renormalised)."),
         ]
         found = _first_mistake(got_arr, mistakes)

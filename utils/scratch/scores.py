@@ -2,40 +2,40 @@
 
 Chapter 03 scored with a plain dot product. Chapter 04 compares the score functions of
 Bahdanau et al. (2015) and Luong et al. (2015), each a small layer in the textbook style
-(``params``, ``grads``, ``forward``, ``backward``) that ``utils.check_layer`` verifies:
+(``params``, ``grads``, ``forward``, ``backward``) that ``utils.scratch.check_layer`` verifies:
 
-==================  ======================================  ================================
-layer               score ``e_tj = score(q_t, k_j)``        parameters (stored as the math)
-==================  ======================================  ================================
-DotScoreNP          ``q_t . k_j``                           none (needs Dq == Dk)
-ScaledDotScoreNP    ``q_t . k_j / sqrt(Dk)``                none (needs Dq == Dk)
-GeneralScoreNP      ``q_t W k_j^T``                         ``W`` (Dq, Dk)
-AdditiveScoreNP     ``v^T tanh(W_q q_t + W_k k_j + b)``     ``W_q`` (A, Dq), ``W_k`` (A, Dk), ``b`` (A,), ``v`` (A,)
-ConcatScoreNP       ``v^T tanh(W [q_t; k_j] + b)``          ``W`` (A, Dq + Dk), ``b`` (A,), ``v`` (A,)
-==================  ======================================  ================================
+================  ======================================  ================================
+layer             score ``e_tj = score(q_t, k_j)``        parameters (stored as the math)
+================  ======================================  ================================
+DotScore          ``q_t . k_j``                           none (needs Dq == Dk)
+ScaledDotScore    ``q_t . k_j / sqrt(Dk)``                none (needs Dq == Dk)
+GeneralScore      ``q_t W k_j^T``                         ``W`` (Dq, Dk)
+AdditiveScore     ``v^T tanh(W_q q_t + W_k k_j + b)``     ``W_q`` (A, Dq), ``W_k`` (A, Dk), ``b`` (A,), ``v`` (A,)
+ConcatScore       ``v^T tanh(W [q_t; k_j] + b)``          ``W`` (A, Dq + Dk), ``b`` (A,), ``v`` (A,)
+================  ======================================  ================================
 
 Every score layer maps ``query (batch, tgt_len, Dq)`` and ``keys (batch, src_len, Dk)`` to
 ``scores (batch, tgt_len, src_len)``; ``backward(dscores)`` fills ``grads`` and returns
 ``(dquery, dkeys)``. Weights are stored the way the math writes them (``W_q q`` with column
 vectors, so ``W_q`` is ``(A, Dq)`` and the code computes ``query @ W_q.T``), which is also the
 layout of ``torch.nn.Linear.weight``; the parity tests copy them one to one. Luong's *concat*
-score is the additive score written with one matrix, ``W = [W_q  W_k]``: ``ConcatScoreNP``
+score is the additive score written with one matrix, ``W = [W_q  W_k]``: ``ConcatScore``
 builds the concatenation literally, so that the chapter can show the two are one function.
 
 Luong's **local attention** looks only at a window of source positions around an aligned
 position ``p_t`` (0-based, as in ``utils.nn.LocalWindow``):
 
 * local-m: ``p_t = min(t, S_b - 1)`` (:func:`monotonic_centres`);
-* local-p: ``p_t = (S_b - 1) * sigmoid(v_p^T tanh(W_p q_t))`` (:class:`PredictedPositionNP`),
+* local-p: ``p_t = (S_b - 1) * sigmoid(v_p^T tanh(W_p q_t))`` (:class:`PredictedPosition`),
   and inside the window the softmax weights are multiplied by a Gaussian
-  ``exp(-(j - p_t)^2 / (2 sigma^2))`` with ``sigma = D / 2`` (:class:`LocalPWindowNP`).
+  ``exp(-(j - p_t)^2 / (2 sigma^2))`` with ``sigma = D / 2`` (:class:`LocalPWindow`).
 
 The window is ``{j : |j - p_t| <= D}`` (Luong's ``[p_t - D, p_t + D]``): ``2D + 1`` positions
 when ``p_t`` is a whole number (always for local-m), ``2D`` or ``2D + 1`` for a real-valued
 ``p_t``, fewer at the edges of the source. Outside it the weight is exactly 0. *Global*
 attention, with any score, looks at every source position.
 
-:class:`ScoreAttentionNP` chains a score, the softmax (global or local) and the weighted sum
+:class:`ScoreAttention` chains a score, the softmax (global or local) and the weighted sum
 into one layer ``forward(query, keys, src_lengths=None) -> context (batch, tgt_len, Dk)``.
 """
 from __future__ import annotations
@@ -43,18 +43,18 @@ from __future__ import annotations
 import numpy as np
 
 from ..validate import one_of, positive_int
-from .attention import _as_float_array, softmax_np
+from .attention import _as_float_array, softmax
 
 __all__ = [
-    "SCORES_NP",
-    "AdditiveScoreNP",
-    "ConcatScoreNP",
-    "DotScoreNP",
-    "GeneralScoreNP",
-    "LocalPWindowNP",
-    "PredictedPositionNP",
-    "ScaledDotScoreNP",
-    "ScoreAttentionNP",
+    "SCORES",
+    "AdditiveScore",
+    "ConcatScore",
+    "DotScore",
+    "GeneralScore",
+    "LocalPWindow",
+    "PredictedPosition",
+    "ScaledDotScore",
+    "ScoreAttention",
     "gaussian_window",
     "local_p_weights",
     "local_window_mask",
@@ -132,7 +132,7 @@ class _Score:
 
 
 # --------------------------------------------------------------------------- the scores
-class DotScoreNP(_Score):
+class DotScore(_Score):
     """``e_tj = q_t . k_j`` (Luong's *dot*); no parameters, so Dq must equal Dk.
 
     forward(query (B, T, D), keys (B, S, D)) -> scores (B, T, S).
@@ -161,7 +161,7 @@ class DotScoreNP(_Score):
         return dquery, dkeys
 
 
-class ScaledDotScoreNP(DotScoreNP):
+class ScaledDotScore(DotScore):
     """``e_tj = q_t . k_j / sqrt(D)``: the dot score with its variance kept near 1 for any D."""
 
     def __init__(self, query_size: int, key_size: int | None = None):
@@ -169,7 +169,7 @@ class ScaledDotScoreNP(DotScoreNP):
         self.scale = 1.0 / np.sqrt(self.key_size)
 
 
-class GeneralScoreNP(_Score):
+class GeneralScore(_Score):
     """Luong's *general* score ``e_tj = q_t W k_j^T`` with a learned ``W`` (Dq, Dk).
 
     forward(query (B, T, Dq), keys (B, S, Dk)) -> scores (B, T, S).
@@ -199,7 +199,7 @@ class GeneralScoreNP(_Score):
         return dquery, dkeys
 
 
-class AdditiveScoreNP(_Score):
+class AdditiveScore(_Score):
     """Bahdanau's *additive* score ``e_tj = v^T tanh(W_q q_t + W_k k_j + b)``.
 
     Parameters (A = attn_size, default the query size): ``W_q`` (A, Dq), ``W_k`` (A, Dk),
@@ -256,12 +256,12 @@ class AdditiveScoreNP(_Score):
         return dprojected_query @ self.params["W_q"], dprojected_keys @ self.params["W_k"]
 
 
-class ConcatScoreNP(AdditiveScoreNP):
+class ConcatScore(AdditiveScore):
     """Luong's *concat* score ``e_tj = v^T tanh(W [q_t; k_j] + b)``, built literally.
 
     ``W`` (A, Dq + Dk), ``b`` (A,) (or none with ``bias=False``), ``v`` (A,). The concatenation
     ``[q_t; k_j]`` is formed for every pair (t, j): (B, T, S, Dq + Dk). Since
-    ``W [q; k] = W[:, :Dq] q + W[:, Dq:] k``, this is :class:`AdditiveScoreNP` with
+    ``W [q; k] = W[:, :Dq] q + W[:, Dq:] k``, this is :class:`AdditiveScore` with
     ``W_q = W[:, :Dq]`` and ``W_k = W[:, Dq:]``, the same function (the chapter checks it).
     """
 
@@ -297,8 +297,8 @@ class ConcatScoreNP(AdditiveScoreNP):
 
 
 #: The NumPy score layers by the names ``utils.nn.make_score`` uses.
-SCORES_NP = {"dot": DotScoreNP, "scaled-dot": ScaledDotScoreNP, "general": GeneralScoreNP,
-             "additive": AdditiveScoreNP, "concat": ConcatScoreNP}
+SCORES = {"dot": DotScore, "scaled-dot": ScaledDotScore, "general": GeneralScore,
+             "additive": AdditiveScore, "concat": ConcatScore}
 
 
 # --------------------------------------------------------------------------- local attention
@@ -366,7 +366,7 @@ def local_p_weights(scores, centres, D: int, mask=None) -> np.ndarray:
     allowed = local_window_mask(centres, scores.shape[2], D)  # (B, T, S)
     if mask is not None:
         allowed = allowed & _broadcast_mask(mask, scores.shape)
-    return softmax_np(scores, allowed) * gaussian_window(centres, scores.shape[2], D)
+    return softmax(scores, allowed) * gaussian_window(centres, scores.shape[2], D)
 
 
 def _broadcast_mask(mask, shape: tuple[int, int, int]) -> np.ndarray:
@@ -380,7 +380,7 @@ def _broadcast_mask(mask, shape: tuple[int, int, int]) -> np.ndarray:
     return np.broadcast_to(mask, shape)
 
 
-class LocalPWindowNP:
+class LocalPWindow:
     """The local-p softmax as a layer: window, softmax inside it, Gaussian factor.
 
     forward(scores (B, T, S), centres (B, T), mask=None) -> weights (B, T, S) as
@@ -406,7 +406,7 @@ class LocalPWindowNP:
         allowed = local_window_mask(centres, scores.shape[2], self.D)  # (B, T, S)
         if mask is not None:
             allowed = allowed & _broadcast_mask(mask, scores.shape)
-        a = softmax_np(scores, allowed)  # (B, T, S): 0 outside the window
+        a = softmax(scores, allowed)  # (B, T, S): 0 outside the window
         if self.gaussian:
             factor = gaussian_window(centres, scores.shape[2], self.D)  # (B, T, S)
         else:
@@ -416,7 +416,7 @@ class LocalPWindowNP:
 
     def backward(self, dweights):
         if self.cache is None:
-            raise RuntimeError("LocalPWindowNP.backward called before forward")
+            raise RuntimeError("LocalPWindow.backward called before forward")
         a, factor, centres = self.cache
         dweights = _as_float_array(dweights, "dweights", 3, "(batch, tgt_len, src_len)")
         if dweights.shape != a.shape:
@@ -432,7 +432,7 @@ class LocalPWindowNP:
         return dscores, dcentres
 
 
-class PredictedPositionNP:
+class PredictedPosition:
     """local-p's aligned position ``p_t = (S_b - 1) * sigmoid(v_p^T tanh(W_p q_t))``.
 
     Parameters: ``W_p`` (Dq, Dq) and ``v_p`` (Dq,) (as ``utils.nn.LocalWindow``: both without bias).
@@ -451,7 +451,7 @@ class PredictedPositionNP:
     def forward(self, query, src_lengths) -> np.ndarray:
         query = _as_float_array(query, "query", 3, f"(batch, tgt_len, {self.query_size})")
         if query.shape[2] != self.query_size:
-            raise ValueError(f"PredictedPositionNP was built for query size {self.query_size}, got {query.shape}")
+            raise ValueError(f"PredictedPosition was built for query size {self.query_size}, got {query.shape}")
         lengths = np.asarray(src_lengths)
         if lengths.shape != (query.shape[0],) or not np.issubdtype(lengths.dtype, np.integer) or lengths.min() < 1:
             raise ValueError(f"src_lengths must be (batch,) = ({query.shape[0]},) positive integers, got {lengths!r}")
@@ -463,7 +463,7 @@ class PredictedPositionNP:
 
     def backward(self, dcentres) -> np.ndarray:
         if self.cache is None:
-            raise RuntimeError("PredictedPositionNP.backward called before forward")
+            raise RuntimeError("PredictedPosition.backward called before forward")
         query, hidden, gate, last = self.cache
         dcentres = _as_float_array(dcentres, "dcentres", 2, "(batch, tgt_len)")
         if dcentres.shape != gate.shape:
@@ -475,10 +475,10 @@ class PredictedPositionNP:
         return dpre @ self.params["W_p"]  # (B, T, Dq)
 
 
-class ScoreAttentionNP:
+class ScoreAttention:
     """Attention with any score, global or local: score, softmax, weighted sum, in one layer.
 
-    ScoreAttentionNP(score, window=None | "local-m" | "local-p", D=2, rng=None):
+    ScoreAttention(score, window=None | "local-m" | "local-p", D=2, rng=None):
     forward(query (B, T, Dq), keys (B, S, Dk), src_lengths=None (B,)) -> context (B, T, Dk);
     the values are the keys (classic seq2seq); the weights of the call are kept in
     ``attention_weights`` (B, T, S) and the centres p_t in ``centres`` (local only).
@@ -488,12 +488,12 @@ class ScoreAttentionNP:
 
     def __init__(self, score, window: str | None = None, D: int = 2, rng=None):
         if not hasattr(score, "forward") or not hasattr(score, "params"):
-            raise TypeError(f"score must be a score layer such as GeneralScoreNP, got {type(score).__name__}")
+            raise TypeError(f"score must be a score layer such as GeneralScore, got {type(score).__name__}")
         self.score = score
         self.window = None if window is None else one_of("window", window, ("local-m", "local-p"))
         self.D = positive_int("D", D)
-        self.predictor = PredictedPositionNP(score.query_size, rng) if window == "local-p" else None
-        self.softmax_window = None if window is None else LocalPWindowNP(D, gaussian=window == "local-p")
+        self.predictor = PredictedPosition(score.query_size, rng) if window == "local-p" else None
+        self.softmax_window = None if window is None else LocalPWindow(D, gaussian=window == "local-p")
         self.attention_weights = None
         self.centres = None
         self.cache = None
@@ -515,7 +515,7 @@ class ScoreAttentionNP:
         lengths = np.full(B, S) if src_lengths is None else _lengths(src_lengths, B, S)
         padding = np.arange(S)[None, :] < lengths[:, None]  # (B, S): True at real positions
         if self.window is None:
-            weights = softmax_np(scores, np.broadcast_to(padding[:, None, :], scores.shape))  # (B, T, S)
+            weights = softmax(scores, np.broadcast_to(padding[:, None, :], scores.shape))  # (B, T, S)
             self.centres = None
         else:
             if self.window == "local-m":
@@ -531,12 +531,12 @@ class ScoreAttentionNP:
 
     def backward(self, dcontext):
         if self.cache is None:
-            raise RuntimeError("ScoreAttentionNP.backward called before forward")
+            raise RuntimeError("ScoreAttention.backward called before forward")
         keys, weights, _padding = self.cache
         dcontext = _as_float_array(dcontext, "dcontext", 3, "(batch, tgt_len, Dk)")
-        if dcontext.shape != (weights.shape[0], weights.shape[1], keys.shape[2]):
-            raise ValueError(f"dcontext must have the context's shape {(weights.shape[0], weights.shape[1], keys.shape[2])}"
-                             f", got {dcontext.shape}")
+        expected = (weights.shape[0], weights.shape[1], keys.shape[2])  # (B, T, Dk)
+        if dcontext.shape != expected:
+            raise ValueError(f"dcontext must have the context's shape {expected}, got {dcontext.shape}")
         dweights = dcontext @ keys.transpose(0, 2, 1)  # (B, T, S)
         dkeys_values = weights.transpose(0, 2, 1) @ dcontext  # (B, S, Dk): the keys are also the values
         dquery_extra = 0.0
