@@ -47,7 +47,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import pack_padded_sequence
 
 import utils
 import utils.checkers.masking as masking_checks
@@ -433,42 +433,53 @@ assert abs(padded_loss(12, False) - padded_loss(30, False)) > 0.01
 # still right (pads come *after* them), but the **last state** $h_T$ is the state after
 # reading the pads, not after the last real token; and a **backward** RNN (chapter 06) starts
 # *in* the padding. `torch.nn.utils.rnn.pack_padded_sequence` hands the RNN only the real
-# positions. Here it is on the three date sources of Section 1, against an unpacked run whose
-# outputs we mask and whose last state we pick at each sequence's true end:
+# positions. Here it is on the three date sources of Section 1, with the course's encoder RNN
+# (`utils.nn.StackedRNN`, two LSTM layers; it packs when given the lengths), against an unpacked
+# run whose outputs we mask and whose last state we pick at each sequence's true end:
 
 # %%
 torch.manual_seed(0)
 emb = torch.nn.Embedding(len(vocab), 8, padding_idx=vocab.pad_id)
 inputs = emb(ids).detach()  # (batch, max_len, 8)
 real = torch_masking.padding_mask(lengths, ids.shape[1])  # (batch, max_len)
+rows, last = torch.arange(len(sources)), lengths - 1  # each sequence's last real position
 packing = {}
 for bidirectional in (False, True):
     torch.manual_seed(1)
-    lstm = torch.nn.LSTM(8, 16, batch_first=True, bidirectional=bidirectional)
+    # The course's encoder RNN: 2 stacked LSTM layers; given `lengths` it packs, without them it does not.
+    rnn = utils.nn.StackedRNN("lstm", 8, 16, layers=2, bidirectional=bidirectional)
     with torch.no_grad():
-        packed_out, _ = lstm(pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False))
-        packed_out, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=ids.shape[1])  # zeros at pads
-        unpacked_out, _ = lstm(inputs)  # (batch, max_len, 16 or 32), the pads read like tokens
+        packed_out, (packed_h, _) = rnn(inputs, lengths=lengths)  # (batch, max_len, 16 or 32), zeros at pads
+        unpacked_out, (unpacked_h, _) = rnn(inputs)  # the pads are read like tokens
         masked_out = unpacked_out * real[:, :, None]  # zero the outputs at pad positions
-        alone = [lstm(inputs[b:b + 1, :n])[0][0] for b, n in enumerate(lengths.tolist())]  # each source alone
-    packing[bidirectional] = (
-        (packed_out - masked_out).abs().max().item(),
-        max((packed_out[b, :n] - alone[b]).abs().max().item() for b, n in enumerate(lengths.tolist())),
-    )
-    print(f"{'bidirectional' if bidirectional else 'left-to-right'}: |packed - masked unpacked| = {packing[bidirectional][0]:.1e}, "
-          f"|packed - each source alone| = {packing[bidirectional][1]:.1e}")
-assert packing[False][0] < 1e-6 and packing[False][1] < 1e-6  # one direction: packing == masking the unpacked run
-assert packing[True][0] > 1e-2 and packing[True][1] < 1e-6  # both: only packing gives the unpadded answer
-steps_unpacked, steps_packed = ids.numel(), int(lengths.sum())
+        alone = [rnn(inputs[b:b + 1, :n])[0][0] for b, n in enumerate(lengths.tolist())]  # each source alone
+    packing[bidirectional] = dict(
+        masked=(packed_out - masked_out).abs().max().item(),
+        alone=max((packed_out[b, :n] - alone[b]).abs().max().item() for b, n in enumerate(lengths.tolist())))
+    if not bidirectional:  # the top layer's last state h_T
+        packing["h_T unpacked"] = (unpacked_h[-1] - packed_h[-1]).abs().max().item()
+        packing["h_T picked at the end"] = (unpacked_out[rows, last] - packed_h[-1]).abs().max().item()
+    print(f"{'bidirectional' if bidirectional else 'left-to-right'}: |packed - masked unpacked| = "
+          f"{packing[bidirectional]['masked']:.1e}, |packed - each source alone| = {packing[bidirectional]['alone']:.1e}")
+print(f"left-to-right h_T: |unpacked final state - packed| = {packing['h_T unpacked']:.2f}, "
+      f"|unpacked output at the true end - packed| = {packing['h_T picked at the end']:.1e}")
+assert packing[False]["masked"] < 1e-6 and packing[False]["alone"] < 1e-6  # one direction: packing == masking
+assert packing["h_T unpacked"] > 1e-2 and packing["h_T picked at the end"] < 1e-6  # ... if h_T is picked at the end
+assert packing[True]["masked"] > 1e-2 and packing[True]["alone"] < 1e-6  # both directions: only packing is right
+packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)  # what StackedRNN runs on
+print("sequences still running at each step (packed.batch_sizes):", packed.batch_sizes.tolist())
+steps_unpacked, steps_packed = ids.numel(), int(packed.batch_sizes.sum())
 print(f"RNN steps: {steps_unpacked} unpacked, {steps_packed} packed ({steps_packed / steps_unpacked:.0%})")
 assert steps_packed == sum(len(source) for source in sources)  # one step per real token, none on pads
 
 # %% [markdown]
 # So, left to right, *packing equals a masked unpacked run* (the cell asserts it to $10^{-6}$),
-# if you also take $h_T$ at each sequence's end. What packing buys: that last state for free,
+# if you also pick $h_T$ at each sequence's end: the unpacked run's own final state is the
+# state after the pads, off by more than $10^{-2}$. What packing buys: that last state for free,
 # a correct **backward** direction (unpacked, it differs from the truth by more than $10^{-2}$;
-# the backward LSTM has read 23 pads before it meets `8/5/93`), and no work on pads: this batch
-# needs 46 of 87 steps. `utils.Seq2Seq`'s encoder packs, which is why the invariance above holds
+# the backward LSTM has read 23 pads before it meets `8/5/93`), and no work on pads: packing
+# sorts the sequences by length and runs step $t$ only for those still going (3 sequences for
+# 6 steps, then 2, then 1), 46 of 87 steps here. `utils.Seq2Seq`'s encoder packs, which is why the invariance above holds
 # for the bidirectional model too.
 #
 # ## 7. Mistakes with masks, and the checks that catch them
