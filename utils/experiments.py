@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from .datasets import make_task
 from .metrics import exact_match, token_accuracy
+from .nn.config import ModelConfig
 from .nn.model import Seq2Seq, check_pairs
 from .nn.train import train_seq2seq
 from .validate import positive_int
@@ -50,13 +52,12 @@ def length_sweep(
     task: str = "reverse",
     lengths: Sequence[int] = tuple(range(5, 61, 5)),
     *,
-    attention: str | None = None,
-    hidden_size: int = 128,
+    attention=None,
     n_train: int = 4000,
     n_test: int = 100,
     seed: int = 0,
     distinct: bool = False,
-    **train_kwargs,
+    **settings,
 ) -> tuple[Seq2Seq, dict[int, float]]:
     """Train one model on mixed lengths, then measure exact match at each length.
 
@@ -64,14 +65,13 @@ def length_sweep(
     Trains ``train_seq2seq`` on ``n_train`` pairs whose source lengths are spread uniformly
     over ``min(lengths)..max(lengths)``, then tests on ``n_test`` fresh pairs at each length
     in ``lengths`` (other seeds than the training data, sources seen in training left out, so
-    fewer than ``n_test`` when a length has few unseen strings). ``train_kwargs`` go to
-    ``train_seq2seq`` (epochs, batch_size, lr, cell, reverse_source, ...); ``distinct`` goes
-    to ``make_task`` (sources without repeated symbols).
+    fewer than ``n_test`` when a length has few unseen strings). ``attention`` and the
+    ``settings`` go to ``train_seq2seq`` (hidden_size, epochs, batch_size, lr, cell,
+    reverse_source, ...; the defaults are ModelConfig's and TrainConfig's); ``distinct`` goes to
+    ``make_task`` (sources without repeated symbols).
     Returns ``(model, {length: exact match})``, e.g. for ``utils.plot``-ing accuracy
     against length; chapter 02 runs it without attention, chapter 03 with.
     """
-    from .datasets import make_task  # imported here: the data module must not depend on the torch models
-
     lengths = sorted(positive_int("each of lengths", n) for n in lengths)
     if not lengths:
         raise ValueError("lengths is empty: give the source lengths to test at")
@@ -89,6 +89,7 @@ def length_sweep(
         if not fresh:
             raise ValueError(f"every {task} source of length {length} occurs in the training data: no test pairs left")
         test.extend(fresh[:n_test])
-    train_kwargs.setdefault("desc", f"{task} {lengths[0]}..{lengths[-1]}, hidden {hidden_size}, attention={attention}")
-    model = train_seq2seq(train, attention, hidden_size=hidden_size, seed=seed, **train_kwargs)
+    hidden = settings.get("hidden_size", ModelConfig().hidden_size)
+    settings.setdefault("desc", f"{task} {lengths[0]}..{lengths[-1]}, hidden {hidden}, attention={attention}")
+    model = train_seq2seq(train, attention, seed=seed, **settings)
     return model, accuracy_by_length(model, test)
