@@ -305,3 +305,34 @@ def test_masked_model_beats_the_frequency_guess_and_the_noise_matters(seed):
     assert accuracy["noise", "mask"] >= baseline + 0.05
     assert accuracy["all", "mask"] >= baseline + 0.05
     assert accuracy["noise", "none"] >= 0.8 and accuracy["all", "none"] <= 0.4
+
+
+# ------------------------------------------------------------------ the course's model: padding changes nothing
+@pytest.mark.parametrize("settings", [
+    dict(attention=None),
+    dict(attention="dot"),
+    dict(attention="bahdanau", bidirectional=True),
+    dict(attention="luong-general", layers=2, reverse_source=True),
+    dict(attention="scaled-dot", cell="gru", bidirectional=True, encoder_hidden_size=8),
+], ids=["plain", "dot", "bahdanau-bi", "general-2layers-reversed", "scaled-dot-gru-bi"])
+def test_seq2seq_outputs_do_not_depend_on_the_padding_of_the_batch(settings):
+    from utils.datasets import load_dates
+    from utils.nn import Seq2Seq
+    from utils.vocab import Vocab
+    pairs = load_dates("valid")[:100]
+    src_vocab, tgt_vocab = Vocab.build([s for s, _ in pairs]), Vocab.build([t for _, t in pairs])
+    short = min(pairs, key=lambda pair: len(pair[0]))
+    longest = sorted(pairs, key=lambda pair: -len(pair[0]))[:5]
+    assert len(longest[0][0]) >= 3 * len(short[0])  # the short source is padded at least twice its length
+    torch.manual_seed(0)
+    model = Seq2Seq(src_vocab, tgt_vocab, hidden_size=16, **settings).eval()
+    alone, padded = model.log_prob([short])[0], model.log_prob([short] + longest)[0]
+    assert abs(alone - padded) < 1e-4
+    trace_alone = model.trace([short[0]], [short[1]])[0]
+    trace_padded = model.trace([short[0]] + [s for s, _ in longest], [short[1]] + [t for _, t in longest])[0]
+    assert np.allclose(trace_alone.logits, trace_padded.logits, atol=1e-4)
+    assert np.allclose(trace_alone.encoder_states, trace_padded.encoder_states, atol=1e-5)
+    if trace_alone.weights is not None:
+        assert trace_padded.weights.shape == (len(short[1]) + 1, len(short[0]))  # no columns for the pads
+        assert np.allclose(trace_alone.weights, trace_padded.weights, atol=1e-5)
+        assert np.allclose(trace_padded.weights.sum(axis=-1), 1.0, atol=1e-5)  # all the weight on real positions
