@@ -30,6 +30,7 @@ SITE_STAMP := $(VENV)/.installed-site
 
 $(SITE_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet $(PIP_ARGS) -e '.[site]'
+	$(PY) -m tools.site rise-settings
 	@touch $(SITE_STAMP)
 
 setup-site: $(SITE_STAMP)  ## install the 'site' extra: Sphinx + MyST-NB, MathJax, reveal.js, RISE, Playwright

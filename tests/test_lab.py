@@ -7,6 +7,7 @@ cells from the top down to the first one that prints, sees that output, and shut
 """
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -20,6 +21,8 @@ from pathlib import Path
 import nbformat
 import pytest
 from browser_tools import PageLog, launched_chromium
+
+from tools.slides import annotate_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER_00 = ROOT / "chapters" / "00_getting_started.ipynb"
@@ -64,6 +67,18 @@ def _wait_until_up(url: str, proc: subprocess.Popen, seconds: float = 90) -> Non
     raise TimeoutError(f"JupyterLab did not answer {url} within {seconds} s")
 
 
+def _wait_for_kernel(base: str, seconds: float = 90) -> None:
+    """Wait until the server has an idle kernel for the notebook (the page asked for one)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{base}/api/sessions?token={TOKEN}", timeout=5) as response:
+            sessions = json.loads(response.read())
+        if any(s.get("kernel", {}).get("execution_state") == "idle" for s in sessions):
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"no idle kernel after {seconds} s")
+
+
 def _first_printing_cell(nb) -> tuple[int, str]:
     """Index (among all cells) of the first code cell with printed output, and a line of it."""
     for i, cell in enumerate(nb.cells):
@@ -85,6 +100,8 @@ def lab_server(tmp_path):
     in this run, not stored in the file.
     """
     nb = nbformat.read(CHAPTER_00, as_version=4)
+    if not any("slideshow" in c.metadata for c in nb.cells):
+        annotate_notebook(nb)  # as `make slides` does for a chapter not annotated yet
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -97,6 +114,14 @@ def lab_server(tmp_path):
     command[-1] = str(tmp_path / "notebooks")  # the copy, not chapters/
     command[0] = str(ROOT / command[0]) if not os.path.isabs(command[0]) else command[0]
     state = tmp_path / ".jupyter-state"
+    # as a reader who ticked "Always start the preferred kernel" in the Select Kernel dialog (which
+    # otherwise appears when the kernel specs arrive late); no autosave of the copy
+    user_settings = {"notebook-extension/tracker": {"autoStartDefaultKernel": True},
+                     "docmanager-extension/plugin": {"autosave": False}}
+    for name, values in user_settings.items():
+        path = state / "settings" / "@jupyterlab" / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values), encoding="utf-8")
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(state / "runtime"),
            "JUPYTERLAB_WORKSPACES_DIR": str(state / "workspaces"),
            "JUPYTERLAB_SETTINGS_DIR": str(state / "settings"), "OMP_NUM_THREADS": "1"}
@@ -128,7 +153,9 @@ def test_chapter_00_runs_in_jupyterlab_in_chromium(lab_server):
         page.set_default_timeout(60_000)
         page.goto(f"{base}/lab/tree/{CHAPTER_00.name}?token={TOKEN}", wait_until="domcontentloaded")
         page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
-        page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]')  # kernel started
+        _wait_for_kernel(base)
+        page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]')
+        page.wait_for_timeout(1000)  # the page's own connection to the kernel
         try:
             cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
             cells.first.click()
@@ -156,6 +183,13 @@ def test_chapter_00_runs_in_jupyterlab_in_chromium(lab_server):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         target.scroll_into_view_if_needed()
         page.screenshot(path=str(SCREENSHOTS / "lab_00_getting_started.png"))
+        # live slides (RISE, from the 'site' extra): Alt+R opens the notebook as a reveal.js deck
+        page.keyboard.press("Escape")
+        page.keyboard.press("Alt+r")
+        frame = page.frame_locator("iframe[src*='rise']")
+        frame.locator(".reveal .slides section").first.wait_for(timeout=60_000)
+        rise_slides = frame.locator(".reveal .slides section").count()
+        page.screenshot(path=str(SCREENSHOTS / "lab_rise_00_getting_started.png"))
         page.close()
     code_before = sum(1 for c in nbformat.read(CHAPTER_00, as_version=4).cells[: index + 1] if c.cell_type == "code")
     assert prompts[:code_before] == [f"[{n}]:" for n in range(1, code_before + 1)], prompts[: code_before + 1]
@@ -163,9 +197,13 @@ def test_chapter_00_runs_in_jupyterlab_in_chromium(lab_server):
     outside = [u for u in log.requests if not u.startswith((base, "data:", "blob:"))]
     assert not outside, f"JupyterLab requested something outside the local server: {outside[:5]}"
     assert not log.page_errors, f"uncaught exceptions in JupyterLab: {log.page_errors[:3]}"
+    assert rise_slides > 3, f"RISE shows {rise_slides} slides"
     print(f"\nJupyterLab in Chromium: ran {code_before} code cells of chapter 00, saw {expected!r}; "
+          f"RISE preview with {rise_slides} slide sections; "
           f"{len(log.requests)} requests, all to the local server; {len(log.console_errors)} console errors "
           f"(JupyterLab's own); {time.perf_counter() - start:.1f} s")
+    for error in sorted(set(log.console_errors))[:5]:
+        print("  console:", error[:200])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -150,12 +150,35 @@ def cdn_links(out: Path) -> list[str]:
     return found
 
 
+# RISE's default reveal.js theme ('simple') loads its fonts from Google; 'white' ships its own.
+RISE_SETTINGS = {"jupyterlab-rise:plugin": {"theme": "white"}}
+
+
+def write_rise_settings(prefix: Path | None = None) -> Path:
+    """Merge RISE_SETTINGS into the environment's JupyterLab overrides.json; return its path.
+
+    ``make setup-site`` calls this, so that presenting live from JupyterLab loads nothing from
+    the network. Other settings in the file are kept.
+    """
+    path = Path(prefix or sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    settings = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    for plugin, values in RISE_SETTINGS.items():
+        settings.setdefault(plugin, {}).update(values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="build the HTML site from the stored notebook outputs")
     b.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    sub.add_parser("rise-settings", help="set RISE's theme to one whose fonts ship with it (JupyterLab overrides)")
     args = parser.parse_args(argv)
+    if args.cmd == "rise-settings":
+        print(f"RISE settings in {write_rise_settings()}")
+        return 0
     seconds = build(args.out, quiet=False)
     pages = len([p for p in Path(args.out).rglob("*.html") if "_static" not in p.parts])
     print(f"site: {pages} pages in {args.out / 'index.html'} ({seconds:.1f} s)")
