@@ -69,4 +69,6 @@ def setup(seed: int = 0, threads: int = 1, device: str | None = None) -> torch.d
     torch.set_num_threads(threads)
     # Also tell BLAS libraries started later (e.g. by NumPy in a subprocess) to use one thread.
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    from .fonts import register_hangul_font  # Hangul in figures (Korean dates), Latin text unchanged
+    register_hangul_font()
     return device
