@@ -77,7 +77,7 @@ assert (ids[0, lengths[0]:] == vocab.pad_id).all()  # the short source is padded
 # The pads are not part of the sentence, but attention does not know that. Take the simplest
 # attention there is: every position of a sequence attends over all positions of the same
 # sequence (self-attention, Section 5), with queries, keys and values all equal to the
-# embedded tokens. The first source, `8/5/93`, has 6 real tokens; alone it needs no padding,
+# embedded tokens (`masking.scaled_dot_product_attention`, which Sections 3 and 4 build). The first source, `8/5/93`, has 6 real tokens; alone it needs no padding,
 # in this batch it gets 23 pads. Does its output change?
 
 # %%
@@ -666,8 +666,9 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
 with torch.no_grad():
     lm_causal(train_ids[:1, :-1])
 for ax, (name, model) in zip(axes, (("causal mask", lm_causal), ("no mask", lm_cheat))):
-    utils.plot_attention(model.last_weights[0][0].numpy(), string_tokens, string_tokens, ax=ax,
-                         title=f"{name}: query position (y) reads key position (x)")
+    utils.plot_attention(model.last_weights[0][0].numpy(), string_tokens, string_tokens, ax=ax, title=name)
+    ax.set_xlabel("key: input character that is read")
+    ax.set_ylabel("query: input character whose successor is predicted")
 fig.suptitle(f"Where does each position look when predicting the next character of {iso_dates[0]}?")
 fig.tight_layout();
 
