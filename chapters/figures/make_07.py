@@ -80,7 +80,7 @@ def stacked_residual_rnn() -> str:
     cell_w, cell_h = 78, 38
     # y of each layer's cell (bottom layer lowest)
     cell_y = {1: 490, 2: 320, 3: 150}
-    plus_dy = -48  # the + of layer l sits above its cell
+    plus_dy = -48  # the + of each layer from 2 on sits above its cell
     body.append(_text(445, 24, "A stack of L = 3 LSTM layers unrolled over the source:", 15, weight="bold"))
     body.append(_text(445, 44, "dropout between layers, skip connections (orange) from layer 2 on", 15, weight="bold"))
     for t in range(steps):
@@ -90,11 +90,11 @@ def stacked_residual_rnn() -> str:
         body.append(_box(cx - 32, 580, 64, 28, fill="#f4f4f4", stroke=GREY))
         body.append(_sym(cx, 599, "x", label))
         body.append(_line(cx, 580, cx, cell_y[1] + cell_h + 2))
-        for l in range(1, layers + 1):
-            y = cell_y[l]
+        for level in range(1, layers + 1):
+            y = cell_y[level]
             body.append(_box(cx - cell_w / 2, y, cell_w, cell_h))
-            body.append(_text(cx, y + 24, f"LSTM<tspan font-size='10' dy='4'>{l}</tspan>", 14))
-            if l == 1:
+            body.append(_text(cx, y + 24, f"LSTM<tspan font-size='10' dy='4'>{level}</tspan>", 14))
+            if level == 1:
                 out_top = y  # layer 1's output leaves the top of the cell
             else:
                 # the + node: u (dropped output of the layer below) + LSTM_l(u)
@@ -112,10 +112,10 @@ def stacked_residual_rnn() -> str:
             if t < steps - 1:
                 body.append(_line(cx + cell_w / 2, y + cell_h / 2, cx + dx - cell_w / 2 - 2, y + cell_h / 2))
                 if t == 0:
-                    body.append(_sym(cx + dx / 2, y + cell_h / 2 - 7, "h", "1", f"({l})", size=12, colour=GREY))
+                    body.append(_sym(cx + dx / 2, y + cell_h / 2 - 7, "h", "1", f"({level})", size=12, colour=GREY))
             # dropout between this layer and the next
-            if l < layers:
-                ny = cell_y[l + 1]
+            if level < layers:
+                ny = cell_y[level + 1]
                 dy_mid = (out_top + ny + cell_h + 30) / 2 + 4
                 body.append(_line(cx, out_top, cx, dy_mid + 10, arrow=None))
                 body.append(_box(cx - 23, dy_mid - 9, 46, 19, fill="#fff7e6", stroke=ORANGE, rx=4, dash="4,2"))
@@ -129,8 +129,8 @@ def stacked_residual_rnn() -> str:
             pass
     # labels on the left: what crosses each boundary
     body.append(_text(x0 - 6, 560, "(batch, E)", 10, anchor="end", colour=GREY))
-    for l in (1, 2):
-        body.append(_text(x0 - 6, cell_y[l] - 12, "(batch, H)", 10, anchor="end", colour=GREY))
+    for level in (1, 2):
+        body.append(_text(x0 - 6, cell_y[level] - 12, "(batch, H)", 10, anchor="end", colour=GREY))
     # the right-hand panel: the equations
     px = 735
     body.append(_box(px - 12, 120, 195, 420, fill="#fafafa", stroke="#bbbbbb"))

@@ -104,7 +104,8 @@ def check_residual_backward(fn: Callable) -> None:
                        "the addition hands dy to x unchanged."),
             "dy": ("you returned only the skip path's dy; x also feeds F, so add the gradient through F: "
                    "dy * (1 - F(x)**2) @ W."),
-            "dy + dy @ W": "the gradient through F must go through tanh too: multiply dy by tanh' = 1 - F(x)**2 before @ W.",
+            "dy + dy @ W": ("the gradient through F must go through tanh too: multiply dy by tanh' = 1 - F(x)**2 "
+                            "before @ W."),
             "dy + (dy * (1 - y**2)) @ W": ("tanh' is 1 - F(x)**2 with F(x) = tanh(x W^T + b), "
                                            "not 1 - y**2 with the block's output y = x + F(x)."),
             "dy + da @ W.T": "F reads x @ W.T, so its input gradient is da @ W, not da @ W.T.",
@@ -218,7 +219,8 @@ def check_beam_step(fn: Callable) -> None:
             return "the right candidates in the wrong order: return them best first (highest score first)."
         if len(got_scores) == len(exp_scores) and np.allclose(np.sort(got_scores), np.sort(exp_scores)):
             if _close(got_parents, exp_tokens) and _close(got_tokens, exp_parents):
-                return "parents and tokens are swapped: a flat index i * V + w has parent i = index // V and token w = index % V."
+                return ("parents and tokens are swapped: a flat index i * V + w has parent i = index // V and "
+                        "token w = index % V.")
             return "the scores are right but not the (parent, token) pairs: parent = index // V, token = index % V."
 
         def variant(scores_matrix):  # the top beam_size of a (k, V) score matrix, best first

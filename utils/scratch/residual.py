@@ -168,10 +168,10 @@ class Stack:
         layers = list(layers)
         if not layers:
             raise ValueError("Stack needs at least one layer")
-        for l, layer in enumerate(layers, start=1):
+        for number, layer in enumerate(layers, start=1):
             for attribute in ("params", "grads", "forward", "backward"):
                 if not hasattr(layer, attribute):
-                    raise TypeError(f"Stack: layer {l} ({type(layer).__name__}) has no {attribute!r}")
+                    raise TypeError(f"Stack: layer {number} ({type(layer).__name__}) has no {attribute!r}")
         self.layers = layers
         self.output_grads: list[np.ndarray] = []
         self.input_grads: list[np.ndarray] = []
@@ -185,11 +185,13 @@ class Stack:
 
     @property
     def params(self) -> dict[str, np.ndarray]:
-        return {f"layer{l}.{k}": v for l, layer in enumerate(self.layers, 1) for k, v in layer.params.items()}
+        return {f"layer{number}.{k}": v
+                for number, layer in enumerate(self.layers, 1) for k, v in layer.params.items()}
 
     @property
     def grads(self) -> dict[str, np.ndarray]:
-        return {f"layer{l}.{k}": v for l, layer in enumerate(self.layers, 1) for k, v in layer.grads.items()}
+        return {f"layer{number}.{k}": v
+                for number, layer in enumerate(self.layers, 1) for k, v in layer.grads.items()}
 
     def forward(self, x) -> np.ndarray:
         for layer in self.layers:
@@ -232,9 +234,9 @@ def deep_rnn(depth: int, size: int, cell: str = "lstm", residual: bool = False, 
         raise TypeError(f"residual must be True or False, got {residual!r}")
     rng = _as_rng(rng)
     layers = []
-    for l in range(1, depth + 1):
+    for number in range(1, depth + 1):
         layer = RECURRENT_CELLS[cell](size, size, rng=rng)
-        layers.append(Residual(layer) if residual and l > 1 else layer)
+        layers.append(Residual(layer) if residual and number > 1 else layer)
     return Stack(layers)
 
 
