@@ -303,9 +303,9 @@ class ReaderFunction:
                 arg = self.arg_names[index] if index < len(self.arg_names) else f"argument {index + 1}"
                 where = ", ".join(f"{arg}{p}" for p in paths[:3])
                 raise StopChecking(
-                    f"{self.name}: your function changed its input {where} in place (e.g. `x -= ...`, "
-                    f"`x *= ...` or `x[...] = ...` on an argument): the caller's data is modified behind its back. "
-                    "Compute into a new array instead (`x = x - ...`).")
+                    f"{self.name}: your function changed its input {where} in place (`{arg} -= ...`, "
+                    f"`{arg} *= ...` or `{arg}[...] = ...`): the caller's data is modified behind its back. "
+                    f"Compute into a new array instead (`{arg} = {arg} - ...`).")
         return result
 
 
