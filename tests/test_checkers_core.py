@@ -232,6 +232,26 @@ def test_an_endless_loop_is_stopped_by_the_time_budget(monkeypatch):
     assert time.monotonic() - start < 3
 
 
+def test_an_alarm_set_before_the_checker_is_given_back():
+    """A test runner's own SIGALRM timeout must survive a checker."""
+    import signal
+
+    if not hasattr(signal, "setitimer"):
+        pytest.skip("no interval timers on this platform")
+    rang = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: rang.append(1))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 1.0)
+        check_stable_softmax(reference_stable_softmax)
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 0 < remaining <= 1.0
+        time.sleep(remaining + 0.2)
+        assert rang == [1]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_the_budget_is_for_all_calls_together(monkeypatch):
     monkeypatch.setattr(core, "TIME_LIMIT", 0.6)
     calls = []
