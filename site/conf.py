@@ -45,3 +45,4 @@ mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"  # tools.s
 # tools/site.py writes its MATHJAX2_CONFIG (shared with the slides) next to this file.
 mathjax2_config = json.loads((Path(__file__).parent / "mathjax2_config.json").read_text(encoding="utf-8"))
 html_static_path = ["_static"]
+html_css_files = ["course.css"]

@@ -113,6 +113,7 @@ def assemble(src: Path, chapters: Path = CHAPTERS, readme: Path = ROOT / "README
     shutil.copy2(ROOT / "site" / "conf.py", src / "conf.py")
     (src / "mathjax2_config.json").write_text(json.dumps(MATHJAX2_CONFIG, indent=1), encoding="utf-8")
     shutil.copytree(mathjax_dir(), src / "_static" / "mathjax")
+    shutil.copy2(ROOT / "site" / "course.css", src / "_static" / "course.css")
     return notebooks
 
 
