@@ -138,6 +138,15 @@ def test_exact_match_compares_tokens_at_the_models_level():
     assert utils.exact_match(PerfectCharModel(), [("x y", "x y"), ("x y", "x  y")]) == 0.5  # spaces count
 
 
+def test_exact_match_reads_the_level_of_a_real_seq2seq(monkeypatch):
+    """The same, through utils.Seq2Seq's own tgt_vocab (so the attribute the metric reads exists)."""
+    vocab = utils.Vocab.build(["x y z"], level="word")
+    model = utils.Seq2Seq(vocab, vocab)
+    monkeypatch.setattr(model, "translate_batch", lambda sources, **kw: ["x y" for _ in sources])
+    assert utils.exact_match(model, [("x", "x  y"), ("y", " x y")]) == 1.0
+    assert utils.exact_match(model, [("x", "x y z")]) == 0.0
+
+
 def test_metric_errors():
     with pytest.raises(ValueError, match="2 predictions but 1 targets"):
         utils.exact_match(["a", "b"], ["a"])
