@@ -189,9 +189,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 2
         if count is None:
-            print(f"{args.out / nb.name}: you have edited this copy, so it was left as it is (make a fresh one "
-                  "with `python -m tools.student chapters student --force`, which keeps yours as .bak)",
-                  file=sys.stderr)
+            print(f"{args.out / nb.name}: you have edited this copy (or an older `make student` wrote it), so it "
+                  f"was left as it is; `python -m tools.student {args.chapters} {args.out} --force` writes a fresh "
+                  "one and keeps yours as .bak", file=sys.stderr)
             status = 1
         else:
             print(f"{args.out / nb.name}: {count} solution(s) removed")
