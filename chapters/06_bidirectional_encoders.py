@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: slideshow,tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
@@ -132,10 +132,10 @@ assert np.array_equal(reverse_within_lengths(reverse_within_lengths(tokens, leng
 # %% [markdown]
 # ## 3. From scratch in NumPy
 #
-# We build the layer from two of chapter 01's LSTMs (`utils.scratch.LSTM`): one reads `x` as it is, the
-# other reads it reversed within the lengths, and its states are reversed back. The states at
-# padding are set to zero (as torch's `pad_packed_sequence` does), so nothing downstream can
-# read them.
+# We build the layer from two of chapter 01's LSTMs (`utils.scratch.LSTM`): one reads `x` as it
+# is, the other reads it reversed within the lengths, and its states are reversed back. The
+# states at padding are set to zero (as torch's `pad_packed_sequence` does), so nothing
+# downstream can read them.
 
 # %%
 D, H = 5, 4  # input size, hidden size per direction
@@ -208,22 +208,23 @@ assert largest_error < 1e-7  # the pass mark is 1e-6
 
 
 # %% [markdown]
-# And a check that must fail: the same layer with step 3 half done, the backward layer's
-# gradient *not* reversed before its BPTT (its dx is still reversed back).
+# A check that never fails proves nothing, so here is one that must. The layer below makes
+# section 2's padding mistake in its forward pass only: the backward RNN reads each padded row
+# flipped whole, pads first. Its backward pass is still the one for a reversal within the
+# lengths, so the two no longer match on the padded rows.
 
 # %%
-class NotReversedBeforeBPTT(Bidirectional):
-    """A deliberately broken backward: dh[..., H:] goes to the backward layer unreversed."""
+class FlipsWholeRows(Bidirectional):
+    """A deliberately broken layer: forward flips padded rows whole, backward assumes within lengths."""
 
-    def backward(self, dh):
-        lengths, mask = self.cache["lengths"], self.cache["mask"]
-        dh = dh * mask  # (batch, T, 2H)
-        dx_forward = self.forward_layer.backward(dh[:, :, :H])
-        dx_backward = self.backward_layer.backward(dh[:, :, H:])  # missing: reverse_within_lengths
-        return dx_forward + reverse_within_lengths(dx_backward, lengths)
+    def forward(self, x, lengths=None, return_sequences=True):
+        hs = super().forward(x, lengths)  # (batch, T, 2H); keeps lengths and mask in the cache
+        h_backward = self.backward_layer.forward(x[:, ::-1])[:, ::-1]  # (batch, T, H): pads read first
+        hs[:, :, H:] = h_backward * self.cache["mask"]
+        return hs
 
 
-broken = utils.scratch.check_layer(NotReversedBeforeBPTT(utils.scratch.GRU, D, H, rng=4), x_check, lengths=lengths_check)
+broken = utils.scratch.check_layer(FlipsWholeRows(utils.scratch.GRU, D, H, rng=4), x_check, lengths=lengths_check)
 print("forward direction:", f"{max(v for k, v in broken.items() if k.startswith('forward.')):.0e}",
       "| backward direction:", f"{min(v for k, v in broken.items() if k.startswith('backward.')):.0e}",
       "| input:", f"{broken['input']:.0e}")
@@ -232,7 +233,8 @@ assert min(v for k, v in broken.items() if k.startswith("backward.")) > 1e-2 and
 
 # %% [markdown]
 # The forward direction still passes; every gradient of the backward direction, and the input
-# gradient, fail by orders of magnitude.
+# gradient, fail by orders of magnitude, although two of the three rows (full length, and
+# length 1) are the same either way.
 #
 # ## 4. In PyTorch: `nn.LSTM(..., bidirectional=True)`
 #
@@ -315,7 +317,8 @@ assert forward_change < 1e-12 and backward_change > 0.01
 # bidirectional encoder has two final states, $\overrightarrow{h}_T$ (read left to right, ends
 # at the last letter) and $\overleftarrow{h}_1$ (read right to left, ends at the first), each
 # of size $H_\text{enc}$, while the decoder's state has its own size $H_\text{dec}$. The
-# **bridge** turns the first into the second. `utils.ModelConfig(bridge=...)` offers:
+# **bridge** turns the two final states into the decoder's first state $s_0$.
+# `utils.ModelConfig(bridge=...)` offers:
 #
 # | bridge | $s_0$ | parameters | needs |
 # |---|---|---|---|
@@ -327,7 +330,10 @@ assert forward_change < 1e-12 and backward_change > 0.01
 #
 # `"linear"` is the default for a bidirectional encoder, the only choice that mixes both
 # directions *and* allows any sizes. Its cost is easy to check on models built (untrained) with
-# each bridge, for the date data, an LSTM with $H_\text{enc} = H_\text{dec} = 64$:
+# each bridge for the date vocabularies: an LSTM decoder with $H_\text{dec} = 64$, and 32 units
+# per encoder direction (as in section 6, with dot attention) or 64 (where `"sum"` and
+# `"backward"` apply; dot attention would then need $2 H_\text{enc} = H_\text{dec}$, so these
+# models use Luong's general score, chapter 04):
 
 # %%
 date_train = utils.load_dates("train")
@@ -553,28 +559,37 @@ for locale in locales:
     print(f"{locale:7s} {np.mean(on_character['forward only'][locale]):11.2f} "
           f"{np.mean(on_character['bidirectional'][locale]):12.2f}   "
           f"{np.mean(on_span['forward only'][locale]):13.2f} {np.mean(on_span['bidirectional'][locale]):13.2f}")
-fig, ax = plt.subplots(figsize=(8, 3.5))
+fig, ax = plt.subplots(figsize=(9, 4))
 for k, name in enumerate(ENCODERS):
     ax.bar(np.arange(len(locales)) + (k - 0.5) * 0.4, [np.mean(on_character[name][loc]) for loc in locales],
            width=0.4, label=name)
 ax.set_xticks(range(len(locales)), locales, rotation=30)
-ax.set_ylim(0, 1)
+ax.set_ylim(0, 1.15)
 ax.set_xlabel("locale of the written date")
-ax.set_ylabel("mean attention weight on the true character")
+ax.set_ylabel("weight on the true character")
 ax.set_title("Does each output digit attend to the digit it copies, in every locale?")
-ax.legend(loc="lower right")
+ax.legend(loc="upper center", ncol=2)
 fig.tight_layout();
 for locale in locales:  # every locale, not just the mean
     assert np.mean(on_character["bidirectional"][locale]) >= np.mean(on_character["forward only"][locale]) + 0.05, locale
 
 # %% [markdown]
-# Heatmaps make the shift visible. Here is one date both models translate correctly, with the
-# year written in full, the forward-only model's attention on the left and the bidirectional
-# model's on the right (source characters on x, outputs on y):
+# Heatmaps make the shift visible. Here is the German date, among those both models translate
+# correctly and that write all eight digits, on which the forward-only model's peaks land right
+# of their digit most often; its attention on the left, the bidirectional model's on the right
+# (source characters on x, outputs on y):
 
 # %%
-shown = next(i for i in both_right if date_examples[i].locale == "de_DE"
-             and len(true_characters(date_examples[i])) == 8)
+def peaks_right_of_digit(name, i):
+    """How many of date i's output digits peak right of the digit they copy, in model ``name``."""
+    weights = decoded[name][i][1]  # (10, len(source))
+    return sum(int(weights[row].argmax()) > position for row, position in true_characters(date_examples[i]))
+
+
+german = [i for i in both_right if date_examples[i].locale == "de_DE" and len(true_characters(date_examples[i])) == 8]
+shown = max(german, key=lambda i: peaks_right_of_digit("forward only", i))  # the first of the most shifted
+print(f"{date_examples[shown].source!r}: output digits peaking right of their digit: "
+      + ", ".join(f"{name} {peaks_right_of_digit(name, shown)}" for name in ENCODERS))
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
 for ax, name in zip(axes, ENCODERS):
     tokens, weights = decoded[name][shown]  # (10, len(source))
@@ -651,7 +666,8 @@ assert len(guessed) >= 5
 # * A bidirectional layer is two one-way layers and two reversals: $h_j = [\overrightarrow{h}_j ;
 #   \overleftarrow{h}_j]$, the backward layer fed each row **reversed within its length**. Built
 #   from chapter 01's layers it passes the gradient check (relative errors below $10^{-7}$; a
-#   backward pass that forgets one reversal fails by $10^{-2}$ or more) and equals
+#   layer whose forward and backward passes disagree about the reversal fails by $10^{-2}$ or
+#   more) and equals
 #   `nn.LSTM`/`nn.GRU(bidirectional=True)` on a packed batch to $10^{-12}$. Without packing,
 #   torch's backward direction reads the padding first.
 # * The bridge turns the two final states into the decoder's first state; `"linear"` mixes both
