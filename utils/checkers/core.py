@@ -289,7 +289,10 @@ class ReaderFunction:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise self._out_of_time()
-        copies = copy.deepcopy(args)
+        try:
+            copies = copy.deepcopy(args)
+        except Exception:  # noqa: BLE001  an argument that cannot be copied is passed as it is
+            copies = args
         self.calls += 1
         try:
             with _alarm(remaining):
@@ -301,6 +304,8 @@ class ReaderFunction:
         except Exception as err:  # noqa: BLE001  reported by check_cases, with the case
             result = (False, err)
         for index, (before, after) in enumerate(zip(args, copies)):
+            if before is after:
+                continue
             paths = _changed(before, after)
             if paths:
                 arg = self.arg_names[index] if index < len(self.arg_names) else f"argument {index + 1}"
