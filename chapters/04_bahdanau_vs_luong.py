@@ -35,7 +35,8 @@
 # 3. measure why the scaled dot product divides by $\sqrt{d}$ (the variance of $q \cdot k$
 #    grows with $d$ and the softmax saturates), and when that reasoning does not apply;
 # 4. implement Luong's **local** attention (a window of $2D+1$ positions around $p_t$, local-m
-#    and local-p) and tell it apart from global attention, which every score above uses;
+#    and local-p) and tell it apart from global attention, which looks at every position with
+#    any of the scores;
 # 5. read a side-by-side table of seven variants (plus input feeding) trained with the same
 #    data, sizes and budget: exact match, parameter count and training-step time.
 
@@ -67,7 +68,7 @@ device = utils.setup(seed=0)
 # | score | additive $v^\top \tanh(W s_{t-1} + U h_j)$ | dot $s_t^\top h_j$, general $s_t^\top W h_j$, concat $v^\top\tanh(W[s_t; h_j])$ |
 # | query | $s_{t-1}$, the state **before** this step | $s_t$, the state **after** this step |
 # | context goes | **into** the RNN step: $s_t = \mathrm{RNN}([y_{t-1}; c_t], s_{t-1})$ | to the output side: $\tilde h_t = \tanh(W_c[c_t; s_t])$ |
-# | output layer reads | $[s_t; c_t]$ | the attentional state $\tilde h_t$ |
+# | output layer reads | $[s_t; c_t]$ (the paper adds a maxout layer over $s_{t-1}$, $y_{t-1}$, $c_t$) | the attentional state $\tilde h_t$ |
 # | window | global (every $j$) | global, or **local** ($2D+1$ positions around $p_t$) |
 #
 # Here is one decoder step of each, with the shapes of its tensors ($B$ batch, $S$ source
@@ -96,9 +97,9 @@ device = utils.setup(seed=0)
 # function is the same (we check it below), and `utils` builds both names with one class.
 #
 # The shapes tell the cost. Dot and general need one batched matrix product for all $(t, j)$
-# pairs: `(B, T, D) @ (B, D, S)`. Additive needs $\tanh$ of a `(B, T, S, A)` array, one
-# hidden vector per pair, and then a product with $v$. For the same sizes, additive costs
-# about $A$ times more memory traffic.
+# pairs: `(B, T, D) @ (B, D, S)`, whose result is the `(B, T, S)` scores. Additive builds a
+# `(B, T, S, A)` array first, one hidden vector of size $A$ per pair, takes its $\tanh$ and
+# multiplies by $v$: an intermediate $A$ times the size of the scores, forward and backward.
 #
 # ## 3. From scratch in NumPy
 #
@@ -310,9 +311,9 @@ assert step_seconds["luong-general + feeding"] > step_seconds["luong-general"]
 # Bahdanau's decoder and input feeding are slower per training step than Luong's decoder
 # without input feeding, at the same sizes (asserted). How much slower depends on the number
 # of target steps: dates have 11, and the encoder (one `nn.LSTM` call in every variant) is a
-# large share of the work. `make bench` runs `tools/bench_placement.py`, which measures the same on a long
-# synthetic task (copy, 41 decoder steps, hidden 64) and requires Bahdanau to be at least 3 times slower than
-# `luong-general`. It also prints Bahdanau against `luong-concat`: the same additive score, the
+# large share of the work. `python -m tools.bench_placement` (part of `make bench`) measures the
+# same on a long synthetic task (copy, 41 decoder steps, hidden 64) and requires Bahdanau to be at
+# least 3 times slower than `luong-general`. It also prints Bahdanau against `luong-concat`: the same additive score, the
 # placement alone; that ratio is smaller, because the additive score costs a $\tanh$ over a
 # `(B, T, S, A)` array whichever way it is placed.
 #
@@ -409,11 +410,12 @@ fig.tight_layout();
 # mechanism that can use any score. Local attention picks an aligned position $p_t$ and looks
 # only at the window $[p_t - D, p_t + D]$:
 #
-# * **local-m** (monotonic): $p_t = t$, output step $t$ looks around source position $t$;
+# * **local-m** (monotonic): $p_t = t$, output step $t$ looks around source position $t$ (or
+#   around the last one, $S - 1$, once $t$ runs past the source);
 # * **local-p** (predictive): $p_t = (S-1)\,\sigma\big(v_p^\top \tanh(W_p s_t)\big)$, a learned
-#   position in $[0, S-1]$ (Luong et al. write $S$ for the source length minus one, with our
-#   0-based positions it is $S - 1$), and inside the window the weights are multiplied by a Gaussian
-#   centred at $p_t$:
+#   position in $[0, S-1]$ (Luong et al. write $S \cdot \sigma(\cdot)$ with positions counted
+#   from 1; counted from 0, as here, the last position is $S - 1$), and inside the window the
+#   weights are multiplied by a Gaussian centred at $p_t$:
 #
 # $$a_{tj} = \mathrm{softmax}_{j \in \text{window}}(e_{tj}) \cdot \exp\!\Big(-\frac{(j - p_t)^2}{2\sigma^2}\Big), \qquad \sigma = \frac{D}{2},$$
 #
@@ -499,8 +501,8 @@ assert max(local_parity.values()) < 1e-10 and np.abs(numpy_local.grads["W_p"]).m
 #   test dates (split by whether the source writes the year first, as Korean, Japanese, Chinese and
 #   Hungarian do, or last) and on 1,000 dates of the `test_unseen` split (formats and locales never seen in
 #   training);
-# * **copy**: a long-ish synthetic task with a monotonic alignment: copy 8 to 16 letters (3,000
-#   pairs), tested on 300 fresh strings of 16 letters.
+# * **copy**: a synthetic task with longer outputs than the dates' 10 characters and a monotonic
+#   alignment: copy 8 to 16 letters a-z (3,000 pairs), tested on 300 fresh strings of 16 letters.
 #
 # The variants are the presets `"bahdanau"`, `"luong-dot"`, `"luong-general"`, `"luong-concat"`,
 # `"scaled-dot"`, `"local-m"`, `"local-p"` (both local ones with the general score and $D = 2$),
