@@ -133,7 +133,7 @@ assert np.allclose(output.detach().numpy(), hs, atol=1e-12)
 # $h_t$ gets gradient from two places: the loss at step $t$ and the next step (through
 # $W_h$). The weight gradients are *sums over time*, because the same weights are used at
 # every step. `RNN.backward(dh)` implements exactly this loop (read it in
-# `utils/numpy_rnn.py`); `dh` is $\partial L/\partial h_t$ for every step `(batch, T, H)`, or
+# `utils/scratch/rnn.py`); `dh` is $\partial L/\partial h_t$ for every step `(batch, T, H)`, or
 # for the last step only `(batch, H)` when the loss reads only $h_T$.
 #
 # A hand-written backward pass is a guess until it is checked. `utils.scratch.check_layer`

@@ -1,4 +1,4 @@
-"""Tests of the textbook attention layers in NumPy (utils/numpy_layers.py).
+"""Tests of the textbook attention layers in NumPy (utils/scratch/attention.py).
 
 Forward values, masking, hand-written backward passes against numerical gradients, parity with
 torch autograd, and clear errors on bad input.
