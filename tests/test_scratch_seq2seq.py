@@ -124,3 +124,54 @@ def test_bad_input_is_named():
     net = to_torch(model, src_vocab, tgt_vocab)
     with pytest.raises(ValueError, match="loss.backward"):
         torch_grads(net)
+
+
+# ------------------------------------------------------------------ the exercise's checker
+def test_context_gradient_reference_is_what_the_encoder_does():
+    from utils.checkers.seq2seq_scratch import reference_context_gradient
+
+    model, src_vocab, tgt_vocab = _model()
+    src_ids, src_lengths, _, _ = encode_pairs(PAIRS, src_vocab, tgt_vocab)
+    model.encoder.forward(src_ids, src_lengths)
+    rng = np.random.default_rng(0)
+    dh_T, dc_T = rng.normal(size=(len(PAIRS), 5)), rng.normal(size=(len(PAIRS), 5))
+    dh, dc = reference_context_gradient(dh_T, dc_T, src_lengths, src_ids.shape[1])
+    model.encoder.backward(dh_T, dc_T)
+    grads = {k: v.copy() for k, v in model.encoder.lstm.grads.items()}
+    model.encoder.lstm.backward(dh, dc)
+    for name, grad in grads.items():
+        np.testing.assert_allclose(model.encoder.lstm.grads[name], grad)
+
+
+def test_context_gradient_checker_accepts_the_reference_and_names_mistakes(capsys):
+    from utils.checkers.core import CheckFailed
+    from utils.checkers.seq2seq_scratch import check_context_gradient, reference_context_gradient
+
+    check_context_gradient(reference_context_gradient)
+    assert "pass" in capsys.readouterr().out
+
+    def last_column(dh_T, dc_T, src_lengths, src_len):
+        dh = np.zeros((len(dh_T), src_len, dh_T.shape[1]))
+        dc = np.zeros_like(dh)
+        dh[:, -1], dc[:, -1] = dh_T, dc_T
+        return dh, dc
+
+    def off_by_one(dh_T, dc_T, src_lengths, src_len):
+        dh = np.zeros((len(dh_T), src_len, dh_T.shape[1]))
+        dc = np.zeros_like(dh)
+        for b, n in enumerate(src_lengths):
+            if n < src_len:
+                dh[b, n], dc[b, n] = dh_T[b], dc_T[b]
+        return dh, dc
+
+    def no_cell(dh_T, dc_T, src_lengths, src_len):
+        dh, dc = reference_context_gradient(dh_T, dc_T, src_lengths, src_len)
+        return dh, np.zeros_like(dc)
+
+    def swapped(dh_T, dc_T, src_lengths, src_len):
+        return reference_context_gradient(dh_T, dc_T, src_lengths, src_len)[::-1]
+
+    for wrong, says in ((last_column, "own last real token"), (off_by_one, "off by one"), (no_cell, "c_T"),
+                        (swapped, "swapped")):
+        with pytest.raises(CheckFailed, match=says):
+            check_context_gradient(wrong)
