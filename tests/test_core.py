@@ -337,6 +337,8 @@ def test_word_level_text_with_a_reserved_token_is_refused(text, token):
         vocab.encode(text)
     with pytest.raises(ValueError, match=f"text 1: {text!r} contains the reserved token '{token}'"):
         utils.Vocab.build(["x y", text], level="word")
+    with pytest.raises(ValueError, match=f"pair 1: {text!r} contains the reserved token '{token}'"):
+        utils.Vocab.build(["x y", text], level="word", what="pair")
 
 
 def test_character_level_text_with_angle_brackets_is_fine():

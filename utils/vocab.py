@@ -61,10 +61,13 @@ class Vocab:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def build(cls, texts: Iterable[str], level: str = "char", min_count: int = 1) -> "Vocab":
+    def build(cls, texts: Iterable[str], level: str = "char", min_count: int = 1, *,
+              what: str = "text") -> "Vocab":
         """Vocabulary of every token that occurs at least ``min_count`` times in ``texts``.
 
-        Tokens are sorted, so the same texts always give the same ids.
+        Tokens are sorted, so the same texts always give the same ids. At word level a text
+        holding a special token as a word is refused, named as ``f"{what} {i}"`` (e.g.
+        ``what="pair"`` for the targets of a list of pairs).
         """
         if isinstance(texts, str):
             raise TypeError("texts must be a list of strings, not one string")
@@ -74,7 +77,7 @@ class Vocab:
         n = 0
         for text in texts:
             tokens = cls._split(text, level)
-            cls._refuse_reserved(tokens, text, level, f"text {n}")
+            cls._refuse_reserved(tokens, text, level, f"{what} {n}")
             counts.update(tokens)
             n += 1
         if n == 0:
