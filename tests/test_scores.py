@@ -302,3 +302,17 @@ def test_chapter_04_claims_hold_on_seeds_1_and_2(seed):
     table, date_models = namespace["side_by_side"](seed, progress=False)
     namespace["check_claims"](table)
     namespace["check_scaling"](date_models, verbose=False)
+
+
+# ------------------------------------------------------------------ tools/bench_placement.py
+def test_bench_placement_times_every_variant_and_judges_the_goal(capsys):
+    from tools import bench_placement
+
+    tiny = ["--length", "6", "--batch-size", "4", "--hidden-size", "8", "--steps", "1"]
+    assert bench_placement.main(tiny + ["--goal", "0"]) == 0
+    out = capsys.readouterr().out
+    for name in bench_placement.variants():
+        assert name in out
+    assert "bahdanau / luong-general" in out and "bahdanau / luong-concat" in out
+    assert bench_placement.main(tiny + ["--goal", "1000"]) == 1  # an unreachable goal fails
+    assert "below the goal" in capsys.readouterr().err
