@@ -46,9 +46,9 @@ device = utils.setup(seed=0)
 # | command | what it does |
 # |---|---|
 # | `make lab` | creates `.venv` on first use, installs the pinned packages, opens JupyterLab |
-# | `make test` | the same set-up, then every test: `utils`, the data files, and every notebook re-run and compared with its stored outputs |
+# | `make test` | the same set-up, then the linter (`ruff check`) and every test: `utils`, the data files, and every notebook re-run and compared with its stored outputs |
 # | `make notebooks` | re-executes every notebook (or `NB=chapters/01_rnn_basics.ipynb`) exactly as the tests do, and prints each run time |
-# | `make student` | writes exercise copies with the solutions removed to `student/` |
+# | `make student` | writes exercise copies with the solutions removed to `student/`; a copy you have edited is never overwritten |
 #
 # Each notebook comes in two files: `NN_name.ipynb`, which keeps its outputs so you can read
 # results without running anything, and `NN_name.py`, the same cells as a plain script
