@@ -119,8 +119,9 @@ def check_output_folder(chapters: Path, out_dir: Path) -> None:
                              "folder, never through a link")
     chapters_real, out_real = chapters.resolve(), out_dir.resolve()
     if out_real == chapters_real or chapters_real in out_real.parents:
-        raise ValueError(f"{out_dir} is the chapters folder {chapters} (or inside it): writing student copies "
-                         "there would replace the reference notebooks; choose another folder, e.g. student/")
+        raise ValueError(f"refusing to write student copies into {out_dir}: it is the chapters folder (or inside "
+                         "it), so the copies would replace the reference notebooks; choose another folder, "
+                         "e.g. student/")
 
 
 def make_student_copy(notebook: Path, out_dir: Path, force: bool = False) -> int | None:
