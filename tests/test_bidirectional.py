@@ -296,17 +296,23 @@ def test_dates_attention_peaks_on_the_digit(seed):
                                         **encoder) for name, encoder in ENCODERS.items()}
     assert parameter_gap(models) < 0.01
     decoded = {name: model.attention_batch([e.source for e in examples]) for name, model in models.items()}
+    accuracy = {name: np.mean(["".join(tokens) == e.target for e, (tokens, _) in zip(examples, runs)])
+                for name, runs in decoded.items()}
+    assert accuracy["bidirectional"] >= accuracy["forward only"] + 0.05, accuracy
     both_right = [i for i, e in enumerate(examples) if all("".join(decoded[n][i][0]) == e.target for n in ENCODERS)]
-    offsets, on_character = {}, {}
+    offsets, on_character, on_span = {}, {}, {}
     for name in ENCODERS:
-        values, by_locale = [], {}
+        values, by_locale, span_by_locale = [], {}, {}
         for i in both_right:
             example, weights = examples[i], decoded[name][i][1]
             pairs = true_characters(example)
             values += [int(weights[row].argmax()) - position for row, position in pairs]
+            span_by_locale.setdefault(example.locale, []).append(np.mean(
+                [share for field, rows in FIELD_ROWS.items()
+                 for share in weights[rows, slice(*example.spans[field])].sum(axis=1)]))
             if pairs:
                 by_locale.setdefault(example.locale, []).append(np.mean([weights[r, p] for r, p in pairs]))
-        offsets[name], on_character[name] = np.array(values), by_locale
+        offsets[name], on_character[name], on_span[name] = np.array(values), by_locale, span_by_locale
     forward, bidirectional = offsets["forward only"], offsets["bidirectional"]
     assert np.mean(forward < 0) <= 0.05
     assert np.mean(forward > 0) >= 0.15 and forward.mean() >= 0.2
@@ -316,6 +322,10 @@ def test_dates_attention_peaks_on_the_digit(seed):
     for locale in on_character["forward only"]:
         assert (np.mean(on_character["bidirectional"][locale])
                 >= np.mean(on_character["forward only"][locale]) + 0.05), locale
+    gain = {measure: np.mean([np.mean(by["bidirectional"][loc]) - np.mean(by["forward only"][loc])
+                              for loc in by["forward only"]])
+            for measure, by in (("character", on_character), ("field", on_span))}
+    assert gain["field"] < gain["character"], gain
 
 
 @pytest.mark.parametrize("seed", [1, 2])
