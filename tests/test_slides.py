@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -97,6 +98,25 @@ def decks(tmp_path_factory):
     return out, built
 
 
+def test_links_in_the_decks_resolve(decks):
+    """Links between chapters lead to their decks; glossary links to an entry of GLOSSARY.html."""
+    out, built = decks
+    ids = {}
+    checked = 0
+    for page in sorted(out.glob("*.html")):
+        for href in re.findall(r'href="([^"]+)"', page.read_text(encoding="utf-8")):
+            if "://" in href or href.startswith(("#", "mailto:", "data:")):
+                continue
+            path, _, fragment = href.partition("#")
+            assert (out / path).exists(), f"{page.name} links to missing {href}"
+            if fragment and path.endswith(".html"):
+                if path not in ids:
+                    ids[path] = set(re.findall(r'id="([^"]+)"', (out / path).read_text(encoding="utf-8")))
+                assert fragment in ids[path], f"{page.name}: no #{fragment} in {path}"
+            checked += 1
+    assert checked >= len(built), "the index links every deck"
+
+
 STEP_THROUGH = r"""async () => {
   const wait = () => new Promise(r => window.MathJax && MathJax.Hub ? MathJax.Hub.Queue(() => r(true)) : r(false));
   await wait();
@@ -154,3 +174,11 @@ def test_every_deck_steps_through_in_chromium(decks):
     assert maths > 50, f"only {maths} formulas typeset in all the decks"
     print(f"\nslides in Chromium: {len(built)} decks, {slides} slides stepped through, {maths} formulas typeset, "
           f"{images} images loaded, {time.perf_counter() - start:.1f} s")
+
+
+def test_deck_links_point_at_decks_and_the_glossary_page():
+    from tools.slides import deck_links
+
+    html = '<a href="02_seq2seq_bottleneck.ipynb#x">ch 02</a> <a href="GLOSSARY.md#rnn">RNN</a> <a href="https://a.b/c.ipynb">'
+    assert deck_links(html) == ('<a href="02_seq2seq_bottleneck.slides.html#x">ch 02</a> '
+                                '<a href="GLOSSARY.html#rnn">RNN</a> <a href="https://a.b/c.ipynb">')

@@ -27,6 +27,7 @@ import argparse
 import copy
 import html
 import json
+import re
 import shutil
 import sys
 import time
@@ -161,8 +162,25 @@ def export_deck(nb, name: str, out: Path) -> Path:
     if remote:
         raise RuntimeError(f"the deck {name} would load from the network: {remote[:3]}; check site/reveal_offline")
     target = out / f"{name}.slides.html"
-    target.write_text(body, encoding="utf-8")
+    target.write_text(deck_links(body), encoding="utf-8")
     return target
+
+
+def deck_links(html_text: str) -> str:
+    """Point links between chapters at their decks, and glossary links at the glossary page."""
+    html_text = re.sub(r'href="(\d\d_[^"#/]+)\.ipynb', r'href="\1.slides.html', html_text)
+    return html_text.replace('href="GLOSSARY.md', 'href="GLOSSARY.html')
+
+
+def glossary_page(markdown_text: str) -> str:
+    """chapters/GLOSSARY.md as a plain HTML page beside the decks."""
+    from nbconvert.filters.markdown import markdown2html
+
+    body = deck_links(markdown2html(markdown_text))
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Glossary</title>"
+            "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}td,th{border-bottom:1px solid #ddd;"
+            "padding:.3em .6em;vertical-align:top;word-break:keep-all}table{border-collapse:collapse}</style>"
+            f"</head>\n<body>\n{body}\n</body></html>\n")
 
 
 def build(out: Path = DEFAULT_OUT, chapters: Path = CHAPTERS) -> tuple[list[Path], float]:
@@ -187,6 +205,9 @@ def build(out: Path = DEFAULT_OUT, chapters: Path = CHAPTERS) -> tuple[list[Path
         if not any("slideshow" in c.metadata for c in nb.cells):
             annotate_notebook(nb)
         decks.append(export_deck(nb, path.stem, out))
+    glossary = chapters / "GLOSSARY.md"
+    if glossary.exists():
+        (out / "GLOSSARY.html").write_text(glossary_page(glossary.read_text(encoding="utf-8")), encoding="utf-8")
     items = "\n".join(f'<li><a href="{d.name}">{html.escape(d.name.split(".")[0].replace("_", " "))}</a></li>'
                       for d in decks)
     (out / "index.html").write_text(
