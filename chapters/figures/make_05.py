@@ -79,7 +79,7 @@ def masks() -> None:
     svg.text(40, ym + 3 * C + 40, "as keys: mask[:, None, :], shape (batch, 1, n_keys)", color=GREY, size=12)
 
     # Panel B: the scores of sequence b=2 ("ox"), a query per row, keys per column.
-    svg.text(360, 70, "B. Scores of 'ox' against its 5 keys", weight="bold")
+    svg.text(360, 70, "B. Scores of 'ox' (b=2): 2 real queries, 5 keys", weight="bold")
     xb, yb = 420, 120
     keys = ["o", "x", "pad", "pad", "pad"]
     for j, key in enumerate(keys):
