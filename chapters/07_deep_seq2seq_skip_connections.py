@@ -37,7 +37,6 @@
 #    phoneme and word error rates, its errors and its attention the way a practitioner would.
 
 # %%
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -58,23 +57,23 @@ device = utils.setup(seed=0)
 # layer) reads. Deep models were what made neural translation competitive: Sutskever et al.
 # (2014) used 4 layers in encoder and decoder, and Google's production system (Wu et al., 2016)
 # 8 in each, with residual connections, because without them (they report) stacks deeper than
-# about 4 layers trained badly. Each layer re-describes the sequence in terms of the one below,
-# so the top can represent things one layer would need many more units for.
+# about 4 layers trained badly. The idea is that each layer re-describes the sequence in terms
+# of the one below, as the layers of an image network go from edges to shapes to objects.
 #
-# With $x_t$ the embedding of token $t$ (size $E$) and $h^{(l)}_t$ the state of layer $l$ at
-# step $t$ (size $H$, shape `(batch, H)` in code):
+# With $x_t$ the embedding of token $t$ (size $E$), $N$ layers, and $h^{(l)}_t$ the state of
+# layer $l$ at step $t$ (size $H$, shape `(batch, H)` in code):
 #
 # $$h^{(1)}_t = \mathrm{LSTM}_1\big(x_t,\; h^{(1)}_{t-1}\big), \qquad
-#   h^{(l)}_t = \mathrm{LSTM}_l\big(h^{(l-1)}_t,\; h^{(l)}_{t-1}\big) \quad (l = 2, \dots, L).$$
+#   h^{(l)}_t = \mathrm{LSTM}_l\big(h^{(l-1)}_t,\; h^{(l)}_{t-1}\big) \quad (l = 2, \dots, N).$$
 #
-# The loss sits on top of layer $L$. On its way down to layer 1, the gradient crosses every
+# The loss $L$ sits on top of layer $N$. On its way down to layer 1, the gradient crosses every
 # layer: with $J_l = \partial h^{(l)}_t / \partial h^{(l-1)}_t$ the Jacobian of layer $l$ with
 # respect to its input,
 #
 # $$\frac{\partial L}{\partial h^{(l-1)}_t} = J_l^\top \frac{\partial L}{\partial h^{(l)}_t}
 #   + (\text{the paths through later time steps}),$$
 #
-# a product of $L - l$ Jacobians, exactly the product over *time* that made chapter 01's RNN
+# a product of $N - l + 1$ Jacobians, exactly the product over *time* that made chapter 01's RNN
 # forget, now over *depth*. If each $J_l$ shrinks vectors, the gradient that reaches the
 # bottom layers **vanishes geometrically with depth**, and the bottom layers barely learn. The
 # picture below is the stack this chapter builds (the orange skip connections, and the dropout
@@ -97,10 +96,11 @@ device = utils.setup(seed=0)
 SIZE = 32
 x_random = np.random.default_rng(0).standard_normal((8, 10, SIZE))  # (batch, T, size)
 DEPTHS = (1, 2, 4, 8)
-plain_norms = {L: depthwise_gradient_norms(deep_rnn(L, SIZE, "lstm", residual=False, rng=0), x_random, seed=0)
-               for L in DEPTHS}
-for L, norms in plain_norms.items():
-    print(f"{L} layers, gradient norm per layer (bottom first):", " ".join(f"{n:.1e}" for n in norms))
+plain_norms = {n_layers: depthwise_gradient_norms(deep_rnn(n_layers, SIZE, "lstm", residual=False, rng=0), x_random,
+                                                   seed=0)
+               for n_layers in DEPTHS}
+for n_layers, norms in plain_norms.items():
+    print(f"{n_layers} layers, gradient norm per layer (bottom first):", " ".join(f"{n:.1e}" for n in norms))
 ratio_plain = plain_norms[8][0] / plain_norms[8][-1]
 print(f"8 layers: the bottom layer gets {ratio_plain:.1e} of the top layer's gradient")
 assert ratio_plain < 1e-2  # less than 1%
@@ -127,7 +127,7 @@ assert np.all(np.diff(plain_norms[8]) > 0)  # and less at every step down
 #   \quad\Longrightarrow\quad
 #   \frac{\partial L}{\partial x} = \underbrace{\frac{\partial L}{\partial y}}_{\text{through the addition, unchanged}} + \; J_F^\top \frac{\partial L}{\partial y}.$$
 #
-# The addition hands the upstream gradient to $x$ **as it is**. Through $L$ blocks the
+# The addition hands the upstream gradient to $x$ **as it is**. Through $N$ blocks the
 # Jacobian is $\prod_l (I + J_l) = I + \sum_l J_l + \dots$: whatever the $J_l$ do, the identity
 # term carries the top's gradient to every layer. A plain stack has only the last term of that
 # sum, $\prod_l J_l$, the one that vanishes.
@@ -186,12 +186,14 @@ assert max(broken["W"], broken["b"]) < 1e-6  # ... while the weights' gradients,
 # Now the measurement of Section 2 again, with skip connections from layer 2 on, side by side:
 
 # %%
-residual_norms = {L: depthwise_gradient_norms(deep_rnn(L, SIZE, "lstm", residual=True, rng=0), x_random, seed=0)
-                  for L in DEPTHS}
+residual_norms = {n_layers: depthwise_gradient_norms(deep_rnn(n_layers, SIZE, "lstm", residual=True, rng=0), x_random,
+                                                      seed=0)
+                  for n_layers in DEPTHS}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
 for ax, norms_by_depth, kind in ((axes[0], plain_norms, "plain"), (axes[1], residual_norms, "residual")):
-    for L, norms in norms_by_depth.items():
-        ax.semilogy(np.arange(1, L + 1), norms / norms[-1], "o-", label=f"{L} layers")
+    for n_layers, norms in norms_by_depth.items():
+        ax.semilogy(np.arange(1, n_layers + 1), norms / norms[-1], "o-",
+                    label=f"{n_layers} layer{'s' if n_layers > 1 else ''}")
     ax.set_xlabel("layer (1 = bottom, next to the input)")
     ax.set_title(f"{kind} stack")
     ax.legend(fontsize=8)
@@ -202,17 +204,18 @@ fig.tight_layout();
 ratio_residual = residual_norms[8].min() / residual_norms[8][-1]
 print(f"8 layers, residual: the smallest layer gradient is {ratio_residual:.2f} of the top layer's")
 assert ratio_residual > 0.5  # every layer gets at least half of what the top layer gets
+assert residual_norms[8][0] > residual_norms[8][-1]  # and the bottom layer more than the top one
 
 # %% [markdown]
 # With skip connections every layer of the 8-layer stack gets at least half of the top
-# layer's gradient (the bottom one even more: it sits below every identity path). The same
-# holds on seeds 1 and 2 (`tests/test_residual.py` runs this exact measurement on seeds 0 to 2).
+# layer's gradient, and the bottom layer more than the top one: every identity path above it
+# delivers its gradient there. The same holds on seeds 1 and 2 (`tests/test_residual.py` runs this exact measurement on seeds 0 to 2).
 #
 # ## 4. In PyTorch: the model's stack is the same stack
 #
-# `utils.ModelConfig(layers=L, residual=True)` builds the encoder and the decoder from
+# `utils.ModelConfig(layers=N, residual=True)` builds the encoder and the decoder from
 # `utils.nn.StackedRNN`: one `nn.LSTM` per layer (so that a skip connection can join layer
-# $l$'s input to its output), $y = x + \mathrm{LSTM}_l(x)$ from layer 2 on. A trained
+# $l$'s input to its output), $y = x + \mathrm{LSTM}_l(x)$ from layer 2 on. A
 # `Seq2Seq` lists them as `model.encoder_layers` and `model.decoder_layers`. Copy the weights
 # of a 3-layer residual `StackedRNN` into our NumPy layers (`utils.nn.from_torch`, chapter 01)
 # and compare outputs and gradients:
@@ -249,7 +252,7 @@ assert max(parity.values()) < 1e-10
 # 16, Adam with learning rate 0.005 and gradient clipping at 1, batches of 32, 5 epochs,
 # seed 0. After every epoch (and once before training) we record the exact match on 300
 # held-out pairs and the gradient norm of every decoder layer on a fixed batch of 256
-# training pairs; the loss sits on top of the decoder's layer $L$.
+# training pairs; the loss sits on top of the decoder's layer $N$.
 #
 # The loop is `utils.fit` around a `utils.Seq2Seq` (what `utils.train_seq2seq` does inside),
 # so that the evaluation after each epoch can also measure the gradients.
@@ -339,10 +342,15 @@ for (layers, residual), (history, norms, _) in sweep.items():
     print(f"{name:22s} {final_exact[(layers, residual)]:6.2f} {final_loss[(layers, residual)]:6.2f}  "
           f"{norms[0][0] / norms[0][-1]:.1e}, {norms[-1][0] / norms[-1][-1]:.1e}")
 sweep_norms = {key: norms for key, (_, norms, _) in sweep.items()}
+init_plain_8 = sweep_norms[(8, False)][0]
+shrink_per_layer = (init_plain_8[-1] / init_plain_8[0]) ** (1 / 7)  # geometric mean over the 7 steps down
+print(f"plain 8 layers at initialisation: the gradient shrinks by a factor of {shrink_per_layer:.1f} per layer down")
+assert 2.5 < shrink_per_layer < 8
 # The deep plain stacks do not learn the task at this budget; one layer and the residual stacks do.
 assert final_exact[(8, False)] <= 0.05 and final_exact[(4, False)] <= 0.05
-assert final_loss[(8, False)] > 2.0  # barely below the loss at the start (about 3)
+assert final_loss[(8, False)] > 2.0  # still high: one layer ends below 1
 assert final_exact[(1, False)] >= 0.4
+assert 0.2 <= final_exact[(2, False)] < final_exact[(1, False)]  # two plain layers: learning, but behind one
 for layers in (2, 4, 8):
     assert final_exact[(layers, True)] >= final_exact[(1, False)] - 0.05  # residual: as good as one layer or better
     assert final_loss[(layers, True)] < final_loss[(1, False)]
@@ -352,20 +360,22 @@ assert sweep_norms[(8, False)][-1][0] / sweep_norms[(8, False)][-1][-1] < 0.05
 # ... and reaching every layer of the residual stack (at least half of the top layer's).
 for row in (0, -1):
     assert sweep_norms[(8, True)][row].min() / sweep_norms[(8, True)][row][-1] > 0.5
+assert sweep_norms[(8, True)][-1][0] > sweep_norms[(8, True)][-1][-1]  # after training: the bottom gets the most
 
 # %% [markdown]
 # What the three panels show:
 #
-# * **At initialisation** (left) the plain stacks' gradient falls by about a factor of 4 per
-#   layer on the way down: the bottom of the 8-layer decoder gets less than 1% of what its top
-#   layer gets. The residual stacks (dashed) give every layer about the same gradient.
+# * **At initialisation** (left) the plain stacks' gradient falls by a factor of 2.5 to 8 per
+#   layer on the way down (printed above): the bottom of the 8-layer decoder gets less than 1% of
+#   what its top layer gets. The residual 8-layer stack (dashed) gives every layer at least half
+#   of its top layer's gradient.
 # * **After training** (middle) the plain 8-layer stack's bottom layers still get less than 5%
-#   of the top layer's gradient: training did not open a path by itself. In the residual stacks
-#   every layer gets at least half of the top layer's (the bottom layers more).
+#   of the top layer's gradient: training did not open a path by itself. In the residual 8-layer
+#   stack every layer gets at least half of the top layer's, and the bottom layer the most.
 # * **Learning** (right): the plain 4- and 8-layer models get no held-out string right after 5
 #   epochs (at most 5%; their loss is still above 2), while every residual stack does at least
-#   as well as one layer (within 0.05), with a lower training loss. The residual 8-layer model
-#   is no worse than the 2-layer one. The 2-layer plain stack learns, more slowly than one layer.
+#   as well as one layer (within 0.05), with a lower training loss. The 2-layer plain stack
+#   learns, but stays behind one layer.
 #
 # The same holds on seeds 1 and 2: `tests/test_residual.py` runs `train_and_record` from this
 # cell on them. This is a fixed budget of 5 epochs, not a claim about where the plain deep
@@ -373,7 +383,7 @@ for row in (0, -1):
 #
 # ## 6. Where dropout goes in a stacked RNN
 #
-# A deep model overfits more easily, and the usual regulariser is **dropout**: during training,
+# A bigger model can also overfit more easily, and the usual regulariser is **dropout**: during training,
 # zero each unit with probability $p$ and scale the survivors by $1/(1-p)$. In a stacked RNN
 # there are two places it could go: on the **vertical** connections, between layers (the input
 # of each layer), or on the **horizontal** ones, along time ($h_{t-1} \to h_t$). Zaremba et al.
@@ -507,7 +517,8 @@ def beam_search(next_log_probs, vocab_tokens, beam_size, max_len, eos="</s>", le
     next_log_probs(prefixes: list of token lists) -> (len(prefixes), V) log-probabilities over
     vocab_tokens. A hypothesis is (tokens, log_prob, finished); tokens include </s> once finished.
     The final ranking is log_prob / L ** length_penalty with L = len(tokens) (</s> included).
-    steps: per step, (candidates, kept): every candidate as (tokens, log_prob, parent index).
+    steps: per step, (candidates, beam_size): every candidate as (tokens, log_prob, parent index),
+    best first; the first beam_size of them are kept.
     """
     beam = [([], 0.0, False)]
     steps = []
@@ -549,18 +560,18 @@ assert np.isclose(np.exp(beam_toy[0][1]), 0.36) and np.isclose(np.exp(greedy_toy
 # output has fewer terms to pay**: ranked by $\log p(y \mid x)$ alone, the search favours
 # outputs that stop early. The usual fix ranks the finished hypotheses by
 #
-# $$\text{score}(y) = \frac{\log p(y \mid x)}{L^{\alpha}},$$
+# $$\text{score}(y) = \frac{\log p(y \mid x)}{|y|^{\alpha}},$$
 #
-# with $L$ the number of steps (`</s>` included) and $\alpha \in [0, 1]$: $\alpha = 0$ is the raw
+# with $|y|$ the number of steps (`</s>` included) and $\alpha \in [0, 1]$: $\alpha = 0$ is the raw
 # log-probability, $\alpha = 1$ the mean log-probability per step. (Wu et al., 2016, use the
 # smoother $((5 + L)/6)^\alpha$; the idea is the same.) On the *same* set of hypotheses,
 # $\alpha = 0$ can never pick a longer output than $\alpha = 1$: if $y$ is longer than $y'$ and
-# at least as probable, then $\log p(y)/L_y \ge \log p(y')/L_y > \log p(y')/L_{y'}$ (dividing a
+# at least as probable, then $\log p(y)/|y| \ge \log p(y')/|y| > \log p(y')/|y'|$ (dividing a
 # negative number by a larger length brings it closer to 0), so $\alpha = 1$ prefers $y$ too.
 #
 # `model.search(sources, beam_size, length_penalty=α)` in `utils` is this algorithm, batched
 # in torch: it ranks candidates by the raw sum while searching, keeps finished hypotheses in the
-# beam at no cost, and divides by $L^\alpha$ for the final ranking (default $\alpha = 1$).
+# beam at no cost, and divides by $|y|^\alpha$ for the final ranking (default $\alpha = 1$).
 # `model.translate(source, beam_size=5)` returns the best one's string. Section 8 checks that
 # the NumPy `beam_search` above gives the same hypotheses on a trained model.
 #
@@ -646,9 +657,9 @@ assert rates["greedy"][2] < rates["greedy"][1] - 0.03  # without stress digits: 
 # %% [markdown]
 # About one word in two comes out exactly right, and about one phoneme in seven is wrong; a
 # beam changes the word error rate by at most 2 points, and ignoring stress lowers it by more
-# than 3 (the cell asserts these ranges). Why
-# so little? Beam search finds outputs the *model* scores higher; it cannot fix outputs the
-# model scores wrongly. The next cells measure both.
+# than 3 (the cell asserts these ranges). Why does the beam change so little? Beam search finds
+# outputs the *model* scores higher; it cannot fix outputs the model scores wrongly. The next
+# cells measure both.
 #
 # ### Does the NumPy beam search agree with `utils`?
 #
@@ -729,8 +740,9 @@ assert search_errors.sum() <= 0.1 * wrong.sum()
 # %% [markdown]
 # More than 90% of the errors are model errors: the model prefers its wrong answer to the true
 # one, and no search, however wide, can fix that. That is why the beam barely moved the word
-# error rate here. (On tasks where the model is less sure step by step, such as translation,
-# beams of 4 to 10 give consistent gains; measure before you assume.)
+# error rate here. (Translation papers report gains from small beams, e.g. Sutskever et al.,
+# 2014; whether a beam pays off depends on how many of a model's errors are search errors,
+# which is what this cell measures.)
 #
 # ### The beam on one word
 #
@@ -764,12 +776,30 @@ ax.set_title(f"Beam search (beam 5) on '{beam_word}': which hypotheses survive e
 ax.plot([], [], "o-", color="tab:blue", label="kept (extends the line it joins)")
 ax.plot([], [], "s", color="tab:green", label="finished (ended with </s>)")
 ax.plot([], [], "x", color="grey", label="fell out of the beam")
-ax.legend(fontsize=8, loc="lower left");
-best_telegraph = searched[5][test_words.index(beam_word)][0]
-print(f"{beam_word}: best {' '.join(best_telegraph.tokens)} (true: {dict(g2p_test)[beam_word]})")
-assert len(beam_steps) >= len(best_telegraph.tokens) + 1
+ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+fig.tight_layout();
+final_beam = [h.tokens for h in searched[5][test_words.index(beam_word)]]  # the same search, by utils
+true_telegraph = dict(g2p_test)[beam_word].split()
+for rank, tokens in enumerate(final_beam, start=1):
+    print(f"  {rank}. {' '.join(tokens)}{'   <- true' if tokens == true_telegraph else ''}")
+assert final_beam.index(true_telegraph) == 1  # the truth is in the beam, in second place
+kept_at_step_3 = beam_steps[2][0][:5]  # (tokens, log_prob, parent), best first
+assert kept_at_step_3[0][1] > -0.1  # the leader T EH1 L: the model is sure so far ...
+assert kept_at_step_3[0][1] - kept_at_step_3[-1][1] > 4  # ... and the beam holds far-behind hypotheses
+assert all(tokens[:3] == ["T", "EH1", "L"] and tokens[3] in ("IH0", "AH0") for tokens in final_beam)
+assert len({tokens[1] for tokens, _, _ in kept_at_step_3}) == 5  # step 3: five readings of the first e
+telegraph_hyps = searched[5][test_words.index(beam_word)]
+assert telegraph_hyps[0].log_prob - telegraph_hyps[1].log_prob < 1.0  # IH0 ahead of the truth by < 1 nat
 
 # %% [markdown]
+# In the first steps the model is sure (T, EH1, L), and the beam is filled with hypotheses more
+# than 4 nats behind the leader (after three steps: five different readings of the first *e*,
+# asserted); once the leading hypotheses
+# have continuations enough to fill the beam, those fall out. All five final hypotheses start
+# with T EH1 L and read the second *e* as IH0 or AH0 (asserted): the beam spends its width
+# where the model is unsure. The true pronunciation, with AH0, is in the beam, but second: the
+# model scores IH0 higher (by less than one nat), an error no search can fix.
+#
 # ### Why short outputs win without length normalisation
 #
 # Each output step adds a negative log-probability, so the model's raw score falls with the
@@ -1009,7 +1039,7 @@ assert all("AH" in pair or "IH" in pair for pair, _ in top_confusions)  # the re
 #   probable output than greedy for a few percent of the words but barely changed the error
 #   rates: more than 90% of the errors were model errors, which no search fixes.
 # * **On real data**, a 2-layer bidirectional residual LSTM with attention, trained with one
-#   call in about 10 epochs, gets about half of unseen English words exactly right (PER about
+#   call in 10 epochs, gets about half of unseen English words exactly right (PER about
 #   one phoneme in seven); its errors are mostly vowels and stress.
 #
 # ## Exercises

@@ -81,7 +81,7 @@ def stacked_residual_rnn() -> str:
     # y of each layer's cell (bottom layer lowest)
     cell_y = {1: 490, 2: 320, 3: 150}
     plus_dy = -48  # the + of each layer from 2 on sits above its cell
-    body.append(_text(445, 24, "A stack of L = 3 LSTM layers unrolled over the source:", 15, weight="bold"))
+    body.append(_text(445, 24, "A stack of N = 3 LSTM layers unrolled over the source:", 15, weight="bold"))
     body.append(_text(445, 44, "dropout between layers, skip connections (orange) from layer 2 on", 15, weight="bold"))
     for t in range(steps):
         cx = x0 + t * dx
@@ -155,7 +155,7 @@ def stacked_residual_rnn() -> str:
         ("", None),
         ("shapes: xₜ (batch, E),", GREY),
         ("h⁽ˡ⁾ₜ (batch, H); the top", GREY),
-        ("layer's h⁽ᴸ⁾ₜ is the memory", GREY),
+        ("layer's h⁽ᴺ⁾ₜ is the memory", GREY),
         ("(batch, S, H) attention reads", GREY),
     ]
     for i, (s, colour) in enumerate(lines):
@@ -220,7 +220,7 @@ def beam_search() -> str:
         ("and F AO1 do). Crossed out: candidates that fell out of the beam.", "black"),
         ("Green: a hypothesis that produced </s>. It stays in the beam with its score unchanged (dashed), competing", GREEN),
         ("with the live ones, until all k have ended.", GREEN),
-        ("Final choice: the best score / L^α (L = steps, </s> included). With α = 0, the one-phoneme \"F </s>\" (−2.3)", RED),
+        ("Final choice: the best score / |y|^α (|y| = steps, </s> included). With α = 0, the one-phoneme \"F </s>\" (−2.3)", RED),
         ("ranks above \"F AO1 N </s>\" (−2.7): every step adds a negative term. With α = 1: −1.15 against −0.68.", RED),
     ]
     for i, (s, colour) in enumerate(notes):
