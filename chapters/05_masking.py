@@ -462,9 +462,9 @@ assert abs(padded_loss(12, False) - padded_loss(30, False)) > 0.01
 # %% [markdown]
 # Unmasked, the loss depends on the padding: pad positions count as targets the model must
 # "predict", and the more there are, the more they weigh. Here each pad costs
-# $\log 15 \approx 2.7$ nats, so the mean drifts towards 2.7 as the padding grows; in training
-# it is worse, since predicting `<pad>` after `<pad>` is easy: the model learns it and the loss
-# looks better than the model is.
+# $\log 15 \approx 2.7$ nats, so the mean drifts towards 2.7 as the padding grows. In training
+# it would be worse: predicting `<pad>` after `<pad>` is easy to learn, and a loss full of
+# such easy targets looks better than the model is.
 #
 # **Packed sequences.** An RNN encoder has no attention to mask: it simply reads every position
 # it is given, pads included. For a left-to-right RNN the states at the real positions are
@@ -626,8 +626,9 @@ assert moved[False][:10].min() > 1e-3  # no mask: every earlier position moves t
 # is a tiny self-attention model: character and position embeddings ($d = 32$), one
 # single-head self-attention block, and an output layer over the characters. (The block adds
 # its attention output back to its input, then a small feed-forward layer, with layer
-# normalisation before each, the way a Transformer block does; `utils/nn/masking.py` has
-# it in 20 lines. Those details are the same in both runs below.) We train it to predict the next character of 2,000 ISO dates (`1993-08-05`,
+# normalisation before each, the way a Transformer block does: `SelfAttentionBlock` in
+# `utils/nn/masking.py`. Those details are the same in both runs below.) We train it to
+# predict the next character of 2,000 ISO dates (`1993-08-05`,
 # the targets of the date data set), reading `<s> 1 9 9 3 ...` and predicting
 # `1 9 9 3 ... </s>`. Two runs, identical (data, model, 5 epochs, batches of 32, Adam with
 # learning rate 0.003, seed 0) except for **one** thing: the causal mask.

@@ -34,6 +34,7 @@ __all__ = [
     "CharSelfAttentionModel",
     "SelfAttentionBlock",
     "causal_mask",
+    "generation_loss",
     "masked_letter_accuracy",
     "mlm_batch",
     "next_char_loss",
