@@ -94,8 +94,11 @@ def chapter_file(chapter: str, chapters: Path = ROOT / "chapters") -> Path | Non
     return found[0] if found else None
 
 
-def render_page(terms: list[Term]) -> str:
-    """chapters/GLOSSARY.md: one table, in the order of the chapters, each term with its anchor."""
+def render_page(terms: list[Term], chapters: Path = ROOT / "chapters") -> str:
+    """chapters/GLOSSARY.md: one table, in the order of the chapters, each term with its anchor.
+
+    A chapter links to its notebook when ``chapters`` has it, else it is marked planned.
+    """
     lines = [
         "# Glossary · 용어집",
         "",
@@ -111,7 +114,7 @@ def render_page(terms: list[Term]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for t in sorted(terms, key=lambda t: t.chapter):  # stable: keeps the TSV's order within a chapter
-        nb = chapter_file(t.chapter)
+        nb = chapter_file(t.chapter, chapters)
         where = f"[{CHAPTER_TITLES[t.chapter]}]({nb.name})" if nb else f"{CHAPTER_TITLES[t.chapter]} *(planned)*"
         cells = [f'<span id="{t.anchor}"></span>**{t.term}**', t.korean, ", ".join(t.korean_variants),
                  t.korean_from, where, t.definition.replace("|", "\\|")]

@@ -22,6 +22,9 @@ import sys
 import time
 from pathlib import Path
 
+from tools.glossary import TSV, render_page
+from tools.glossary import load as load_glossary
+
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
 DEFAULT_OUT = ROOT / "_build" / "site"
@@ -104,10 +107,12 @@ def assemble(src: Path, chapters: Path = CHAPTERS, readme: Path = ROOT / "README
         shutil.copy2(nb, src / "chapters" / nb.name)
     if (chapters / "figures").is_dir():
         shutil.copytree(chapters / "figures", src / "chapters" / "figures")
-    glossary = chapters / "GLOSSARY.md"
-    if glossary.exists():
-        shutil.copy2(glossary, src / "chapters" / "GLOSSARY.md")
-    text = home_page(readme.read_text(encoding="utf-8"), notebooks, glossary.exists())
+    # the glossary page, made from data/glossary.tsv for exactly the notebooks being built
+    has_glossary = TSV.exists()
+    if has_glossary:
+        page = render_page(load_glossary(TSV), chapters)
+        (src / "chapters" / "GLOSSARY.md").write_text(page, encoding="utf-8")
+    text = home_page(readme.read_text(encoding="utf-8"), notebooks, has_glossary)
     # The README lists 'planned' chapters without a link; any other repository link would be broken.
     (src / "index.md").write_text(text, encoding="utf-8")
     shutil.copy2(ROOT / "site" / "conf.py", src / "conf.py")

@@ -205,9 +205,10 @@ def build(out: Path = DEFAULT_OUT, chapters: Path = CHAPTERS) -> tuple[list[Path
         if not any("slideshow" in c.metadata for c in nb.cells):
             annotate_notebook(nb)
         decks.append(export_deck(nb, path.stem, out))
-    glossary = chapters / "GLOSSARY.md"
-    if glossary.exists():
-        (out / "GLOSSARY.html").write_text(glossary_page(glossary.read_text(encoding="utf-8")), encoding="utf-8")
+    from tools.glossary import TSV, load, render_page
+
+    if TSV.exists():
+        (out / "GLOSSARY.html").write_text(glossary_page(render_page(load(TSV), chapters)), encoding="utf-8")
     items = "\n".join(f'<li><a href="{d.name}">{html.escape(d.name.split(".")[0].replace("_", " "))}</a></li>'
                       for d in decks)
     (out / "index.html").write_text(
