@@ -15,7 +15,7 @@ from utils.nn.attention import (
     make_score,
     masked_softmax,
 )
-from utils.scratch.attention import softmax_np
+from utils.scratch.attention import softmax as softmax_np
 
 
 def test_masked_softmax_without_mask_is_softmax():

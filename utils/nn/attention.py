@@ -50,7 +50,7 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Ten
     Returns a tensor shaped like ``scores``: non-negative, each row sums to 1 over its allowed
     positions and is exactly 0 at masked ones. A row with nothing to attend to (every position
     masked, or every allowed score ``-inf``) returns zeros, not NaN, and its gradient is zero
-    (not NaN) too: the same rules as the NumPy twin ``utils.softmax_np``.
+    (not NaN) too: the same rules as the NumPy twin ``utils.scratch.softmax``.
 
     Why not fill masked scores with the most negative finite number: an allowed score that is
     itself that low would then tie with the masked ones and share the weight with them. Masked
