@@ -234,8 +234,7 @@ assert min(v for k, v in broken.items() if k.startswith("backward.")) > 1e-2 and
 
 # %% [markdown]
 # The forward direction still passes; every gradient of the backward direction, and the input
-# gradient, fail by orders of magnitude, although two of the three rows (full length, and
-# length 1) are the same either way.
+# gradient, fail by orders of magnitude, although the full-length row is the same either way.
 #
 # ## 4. In PyTorch: `nn.LSTM(..., bidirectional=True)`
 #
@@ -389,8 +388,8 @@ for enc in (32, 64):  # linear costs exactly (2 H_enc + 1) H_dec, for h and for 
 assert bridge_params["sum", 64] == bridge_params["backward", 64] == bridge_params["zeros", 64]
 
 # %% [markdown]
-# With attention the first state matters less than in chapter 02: the decoder can read every
-# $h_j$ at every step. Exercise 6.3 measures how much less.
+# With attention the decoder can read every $h_j$ at every step. Does its first state still
+# matter? Exercise 6.3 asks you to predict, then measure.
 
 # %% [markdown]
 # ## 6. What reading both ways buys, measured
