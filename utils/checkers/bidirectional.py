@@ -118,7 +118,8 @@ def _bidirectional_backward(dh, lengths, forward_layer, backward_layer, mistake=
         dh = dh * length_mask(lengths, steps)[:, :, None]
     d_forward, d_backward = (dh[:, :, H:], dh[:, :, :H]) if mistake == "swapped" else (dh[:, :, :H], dh[:, :, H:])
     dx_forward = forward_layer.backward(d_forward)
-    dx_backward = backward_layer.backward(d_backward if mistake in ("not reversed before", "neither") else rev(d_backward))
+    reversed_before = mistake not in ("not reversed before", "neither")
+    dx_backward = backward_layer.backward(rev(d_backward) if reversed_before else d_backward)
     if mistake not in ("not reversed after", "neither"):
         dx_backward = rev(dx_backward)
     if mistake == "forward only":
