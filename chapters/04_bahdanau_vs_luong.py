@@ -246,7 +246,7 @@ VARIANTS = {
     "local-p": "local-p",
     "luong-general + feeding": dataclasses.replace(utils.ATTENTION_PRESETS["luong-general"], input_feeding=True),
 }
-SETTINGS = dict(hidden_size=32, embed_size=32, epochs=3, batch_size=64, lr=1e-2)  # every variant, both tasks
+SETTINGS = dict(hidden_size=32, embed_size=32, epochs=3, batch_size=64, lr=1e-2, decay_epochs=0)  # every variant
 
 # %%
 date_pairs = utils.load_dates("train")
@@ -493,8 +493,8 @@ assert max(local_parity.values()) < 1e-10 and np.abs(numpy_local.grads["W_p"]).m
 #
 # Now the comparison the chapter is named after. **One factor changes: the attention.**
 # Everything else is held fixed for every variant: an LSTM encoder and decoder with hidden size
-# 32 and embeddings of 32, Adam with learning rate 0.01, batches of 64, **3 epochs**, seed 0,
-# the same data in the same order. That is a fixed, small budget: the numbers say which
+# 32 and embeddings of 32, Adam with a constant learning rate of 0.01, batches of 64, **3 epochs**,
+# seed 0, the same data in the same order. That is a fixed, small budget: the numbers say which
 # variant learns fastest, not how good each can get. Two tasks:
 #
 # * **dates**: the first 4,000 training dates of chapter 03 (eleven locales), tested on 1,000
@@ -561,32 +561,30 @@ for name, row in table.items():
 #   output step $t$ can read only source positions $t \pm 2$. Where the year comes first
 #   (`2012년 4월 12일` → `2012-04-12`) the alignment stays near that diagonal; where it comes
 #   last (`April 12, 2012`) the year the output starts with sits at the *end* of the source,
-#   out of reach. Local-m's exact match on year-last dates is at least 0.2 below its own
-#   year-first score, and at least 0.3 below global `luong-general` on the same dates.
-# * **Local-m wins where the alignment is monotonic.** On copy (16 letters), output step $t$
-#   needs exactly source position $t$: the window hands local-m the alignment that global
-#   attention must learn. At this budget local-m copies at least 0.05 of the 16-letter strings exactly and
-#   beats every global variant by at least 0.05; none of them copies even 0.05.
-# * **Local-p did not learn at this budget.** It must first learn *where* to look ($W_p$,
-#   $v_p$) before the window holds the right positions; in 3 epochs it stays below 0.1 exact
-#   match on every date split and on copy. It does not rescue local-m's year-last dates here;
-#   Exercise 5 asks whether more training does.
-# * **The dot and general scores learned fastest among the global variants without input feeding.**
-#   `luong-dot` and `luong-general` each reach at least 0.35 on the dates test and beat Bahdanau
-#   there by at least 0.1. The score is part of it: `luong-concat` (the additive score in
-#   Luong's placement) is at least 0.1 below `luong-general` as well.
-# * **Scaling the dot product hurt these small models.** `scaled-dot` is at least 0.2 below
-#   `luong-dot` on the dates test (the next cell looks at why).
+#   out of reach. Local-m's exact match on year-last dates is at least 0.3 below its own
+#   year-first score, and at least 0.5 below global `luong-general` on the same dates.
+# * **Local-p has not learned where to look at this budget.** It must learn $p_t$ ($W_p$,
+#   $v_p$) before its window holds the right positions; it stays below 0.15 on the dates test,
+#   at least 0.5 below `luong-general`. Exercise 5 asks what more training does.
+# * **Among the global variants, Bahdanau's is the slowest learner, and not because of its score.**
+#   Bahdanau is at least 0.04 below each of `luong-dot`, `luong-general` and `luong-concat` on
+#   the dates test. `luong-concat` is Bahdanau's additive score in Luong's decoder, and it is
+#   within 0.05 of `luong-general`: the score made little difference; the decoder did (query
+#   $s_t$ instead of $s_{t-1}$, the context on the output side, the attentional layer).
+# * **Input feeding did not help at this budget:** `luong-general + feeding` is at most 0.02 above
+#   `luong-general` on the dates test, and each of its training steps is slower (Section 5).
+# * **On copy, the additive score copied nothing.** Bahdanau and `luong-concat` copy none of the
+#   300 strings of 16 letters exactly; `luong-dot` and `luong-general` copy at least 0.05 of them.
+#   (Local-m, whose window hands it copy's diagonal alignment, varied the most from seed to seed.)
+# * **Scaling the dot product hurt these small models.** `scaled-dot` is at least 0.3 below
+#   `luong-dot` on the dates test (two cells down looks at why).
 # * **Held-out formats cost accuracy.** Averaged over the variants that reach 0.2 on the test
 #   dates, exact match on `test_unseen` is lower than on the test split.
 # * **Parameters:** dot and scaled dot add no parameters to the model; general adds $W$
 #   ($32 \times 32$); concat adds $W_q$, $W_k$, its bias and $v$; local-p adds $W_p$ and $v_p$
 #   to local-m's; the counts differ by exactly these numbers. Bahdanau and input feeding are the
 #   two largest models (their RNN input also holds the context or $\tilde h$). Accuracy does not
-#   follow the count: the dot models have the fewest parameters, and `luong-dot` still beat
-#   Bahdanau by at least 0.1.
-# * **Input feeding** changed `luong-general`'s exact match on the dates by less than 0.1 either
-#   way at this budget, while making each training step slower (Section 5).
+#   follow the count: `luong-dot`, with the fewest, beat Bahdanau.
 
 # %%
 # The claims about the table (tests/test_scores.py checks them on seeds 1 and 2).
@@ -594,16 +592,16 @@ def check_claims(table):
     """Assert every claim the text makes about the side-by-side table."""
     exact = {name: row["dates test"] for name, row in table.items()}
     local_m, general = table["local-m"], table["luong-general"]
-    assert local_m["year first"] - local_m["year last"] >= 0.2, "local-m: year last vs year first"
-    assert general["year last"] - local_m["year last"] >= 0.3, "local-m vs global on year-last dates"
-    global_copy = max(row["copy 16"] for name, row in table.items() if not name.startswith("local"))
-    assert local_m["copy 16"] >= 0.05 and local_m["copy 16"] >= global_copy + 0.05, "local-m on copy"
-    assert global_copy < 0.05, "global variants on copy"
-    assert all(table["local-p"][c] < 0.1 for c in ["dates test", "year first", "year last", "unseen", "copy 16"])
-    assert min(exact["luong-dot"], exact["luong-general"]) >= 0.35, "multiplicative scores"
-    assert min(exact["luong-dot"], exact["luong-general"]) >= exact["bahdanau"] + 0.1, "Luong vs Bahdanau"
-    assert exact["luong-general"] >= exact["luong-concat"] + 0.1, "general vs concat"
-    assert exact["luong-dot"] >= exact["scaled-dot"] + 0.2, "dot vs scaled dot"
+    assert local_m["year first"] - local_m["year last"] >= 0.3, "local-m: year last vs year first"
+    assert general["year last"] - local_m["year last"] >= 0.5, "local-m vs global on year-last dates"
+    assert exact["local-p"] < 0.15 and exact["luong-general"] - exact["local-p"] >= 0.5, "local-p"
+    for name in ("luong-dot", "luong-general", "luong-concat"):
+        assert exact[name] - exact["bahdanau"] >= 0.04, f"Bahdanau vs {name}"
+    assert abs(exact["luong-concat"] - exact["luong-general"]) <= 0.05, "concat vs general"
+    assert exact["luong-general + feeding"] - exact["luong-general"] <= 0.02, "input feeding"
+    assert table["bahdanau"]["copy 16"] == table["luong-concat"]["copy 16"] == 0.0, "additive on copy"
+    assert min(table["luong-dot"]["copy 16"], table["luong-general"]["copy 16"]) >= 0.05, "dot, general on copy"
+    assert exact["luong-dot"] - exact["scaled-dot"] >= 0.3, "dot vs scaled dot"
     learners = [row for row in table.values() if row["dates test"] >= 0.2]
     assert np.mean([row["unseen"] for row in learners]) < np.mean([row["dates test"] for row in learners])
     n = {name: row["parameters"] for name, row in table.items()}
@@ -613,7 +611,7 @@ def check_claims(table):
     assert n["local-m"] == n["luong-general"] and n["local-p"] - n["local-m"] == H * H + H  # W_p, v_p
     by_size = sorted(n, key=n.get)  # fewest parameters first
     assert by_size[0] in ("luong-dot", "scaled-dot") and by_size[-2:] == ["bahdanau", "luong-general + feeding"]
-    assert abs(exact["luong-general + feeding"] - exact["luong-general"]) < 0.1, "input feeding"
+    assert exact["luong-dot"] > exact["bahdanau"]
 
 
 # %%
@@ -694,8 +692,8 @@ assert min(year_mass[name] for name in ("bahdanau", "luong-dot", "luong-general"
 # comes from the decoder's initial state alone (the encoder's last state, which has read the year
 # once, among everything else). In this run, Bahdanau, `luong-dot` and
 # `luong-general` put at least half of their first four rows' weight on the year's characters
-# (asserted for this date); `scaled-dot`'s rows are nearly flat, and local-p's window sits in the
-# middle of the source, where its $p_t$ points: it has not learned to move it.
+# (asserted for this date); `scaled-dot`'s rows are much flatter, and local-p's first windows sit
+# in the middle of the source, where its $p_t$ points: it has not learned to move them to the year.
 #
 # ## What we saw
 #
@@ -712,11 +710,13 @@ assert min(year_mass[name] for name in ("bahdanau", "luong-dot", "luong-general"
 #   variance 1: unscaled, the variance is $d$, the softmax saturates and its Jacobian shrinks.
 #   For small LSTM models, whose states are far smaller, scaling made attention flatter and
 #   learning slower.
+# * At the same small budget, Bahdanau's model learned the dates more slowly than every global
+#   Luong variant, and Luong's decoder with Bahdanau's additive score (`luong-concat`) did as
+#   well as with the general score: at this budget the decoder mattered more than the score.
 # * Local attention reads at most $2D+1$ positions around $p_t$ and exactly nothing else; global
-#   attention, dot or any other score, reads every position. At a fixed small budget local-m
-#   failed on year-last dates, where the alignment crosses over, and was the only variant to
-#   copy 16-letter strings, where the alignment is the diagonal; local-p had not learned where
-#   to look.
+#   attention, dot or any other score, reads every position. Local-m failed on year-last dates,
+#   where the alignment crosses over, and did far better where the year comes first; local-p
+#   had not learned where to look.
 #
 # ## Exercises
 #
@@ -799,7 +799,7 @@ check_local_p_weights(local_p_weights)
 # `"local-m"` on the dates with `epochs=8` (everything else as `SETTINGS`, seed 0) and compare
 # their exact match on year-first and year-last dates. Then look at `model.trace([source])[0].weights`
 # for the date of the heatmaps: where do the first four output steps look? Expected outcome, from
-# our run: local-p improves a lot (about 0.53 on year-last dates, above local-m's 0.40 at the same
-# budget) but stays weak on year-first dates (about 0.17, where local-m reaches 0.72), and its
+# our run: local-p improves a lot (about 0.47 on year-last dates, above local-m's 0.37 at the same
+# budget) but stays weak on year-first dates (about 0.17, where local-m reaches 0.73), and its
 # first output steps still do not look at the year's characters: it writes the year from the
 # decoder's initial state, and the Gaussian window alone has not taught $W_p$ to jump.
