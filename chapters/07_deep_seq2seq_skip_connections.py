@@ -100,7 +100,8 @@ plain_norms = {n_layers: depthwise_gradient_norms(deep_rnn(n_layers, SIZE, "lstm
                                                    seed=0)
                for n_layers in DEPTHS}
 for n_layers, norms in plain_norms.items():
-    print(f"{n_layers} layers, gradient norm per layer (bottom first):", " ".join(f"{n:.1e}" for n in norms))
+    print(f"{n_layers} layer{'s' if n_layers > 1 else ' '}, gradient norm per layer (bottom first):",
+          " ".join(f"{n:.1e}" for n in norms))
 ratio_plain = plain_norms[8][0] / plain_norms[8][-1]
 print(f"8 layers: the bottom layer gets {ratio_plain:.1e} of the top layer's gradient")
 assert ratio_plain < 1e-2  # less than 1%
@@ -319,13 +320,15 @@ for (layers, residual), (history, norms, initial_exact) in sweep.items():
     style = dict(color=colours[layers], ls="--" if residual else "-", marker="o", ms=3,
                  label=f"{layers} layer{'s' if layers > 1 else ''}, {'residual' if residual else 'plain'}")
     axes[0].semilogy(np.arange(1, layers + 1), norms[0], **style)
-    axes[1].semilogy(np.arange(1, layers + 1), norms[-1], **style)
+    if layers > 1:
+        axes[1].semilogy(np.arange(0, len(norms)), norms[:, 0] / norms[:, -1], **style)
     axes[2].plot(np.arange(0, len(history.metric) + 1), [initial_exact, *history.metric], **style)
 axes[0].set_title("gradient per decoder layer, at initialisation")
-axes[1].set_title(f"... after {SWEEP['epochs']} epochs of training")
-for ax in axes[:2]:
-    ax.set_xlabel("decoder layer (1 = bottom; the loss sits on top)")
-    ax.set_ylabel("gradient norm on the probe batch")
+axes[1].set_title("bottom layer's gradient / top layer's, during training")
+axes[0].set_xlabel("decoder layer (1 = bottom; the loss sits on top)")
+axes[0].set_ylabel("gradient norm on the probe batch")
+axes[1].set_xlabel("epoch (0 = at initialisation)")
+axes[1].set_ylabel("bottom / top gradient norm")
 axes[2].set_title("held-out exact match while training")
 axes[2].set_xlabel("epoch")
 axes[2].set_ylabel("exact match (greedy)")
@@ -354,12 +357,11 @@ assert 0.2 <= final_exact[(2, False)] < final_exact[(1, False)]  # two plain lay
 for layers in (2, 4, 8):
     assert final_exact[(layers, True)] >= final_exact[(1, False)] - 0.05  # residual: as good as one layer or better
     assert final_loss[(layers, True)] < final_loss[(1, False)]
-# The gradient: vanishing with depth in the plain stack, at initialisation and still after training ...
+# The gradient: vanishing with depth in the plain stack, at initialisation and at every epoch after ...
 assert sweep_norms[(8, False)][0][0] / sweep_norms[(8, False)][0][-1] < 1e-2
-assert sweep_norms[(8, False)][-1][0] / sweep_norms[(8, False)][-1][-1] < 0.05
-# ... and reaching every layer of the residual stack (at least half of the top layer's).
-for row in (0, -1):
-    assert sweep_norms[(8, True)][row].min() / sweep_norms[(8, True)][row][-1] > 0.5
+assert np.all(sweep_norms[(8, False)][:, 0] / sweep_norms[(8, False)][:, -1] < 0.05)
+# ... and reaching every layer of the residual stack (at least half of the top layer's), at every epoch.
+assert np.all(sweep_norms[(8, True)].min(axis=1) / sweep_norms[(8, True)][:, -1] > 0.5)
 assert sweep_norms[(8, True)][-1][0] > sweep_norms[(8, True)][-1][-1]  # after training: the bottom gets the most
 
 # %% [markdown]
@@ -369,9 +371,10 @@ assert sweep_norms[(8, True)][-1][0] > sweep_norms[(8, True)][-1][-1]  # after t
 #   layer on the way down (printed above): the bottom of the 8-layer decoder gets less than 1% of
 #   what its top layer gets. The residual 8-layer stack (dashed) gives every layer at least half
 #   of its top layer's gradient.
-# * **After training** (middle) the plain 8-layer stack's bottom layers still get less than 5%
-#   of the top layer's gradient: training did not open a path by itself. In the residual 8-layer
-#   stack every layer gets at least half of the top layer's, and the bottom layer the most.
+# * **During training** (middle) the plain 8-layer stack's bottom layer gets less than 5% of
+#   the top layer's gradient at every epoch: training does not open a path by itself. In the
+#   residual 8-layer stack every layer gets at least half of the top layer's at every epoch, and
+#   after training the bottom layer gets the most.
 # * **Learning** (right): the plain 4- and 8-layer models get no held-out string right after 5
 #   epochs (at most 5%; their loss is still above 2), while every residual stack does at least
 #   as well as one layer (within 0.05), with a lower training loss. The 2-layer plain stack
@@ -829,7 +832,8 @@ assert per_step > -0.5
 shortened = int(np.flatnonzero(len_no_norm < len_norm)[0])
 print(f"\n{test_words[shortened]!r} (true: {' '.join(test_refs[shortened])}), its beam ranked both ways:")
 for h in sorted(beam_norm[shortened][:5], key=lambda h: -h.log_prob):
-    print(f"  {' '.join(h.tokens):30s} L = {len(h.tokens) + 1:2d}  log p = {h.log_prob:6.2f}  log p / L = {h.score:6.3f}")
+    print(f"  {' '.join(h.tokens):30s} |y| = {len(h.tokens) + 1:2d}  log p = {h.log_prob:6.2f}  "
+          f"log p / |y| = {h.score:6.3f}")
 best_raw = max(beam_norm[shortened], key=lambda h: h.log_prob)
 assert len(best_raw.tokens) < len(beam_norm[shortened][0].tokens)  # raw score: the short one; per step: the long one
 
@@ -1041,6 +1045,33 @@ assert all("AH" in pair or "IH" in pair for pair, _ in top_confusions)  # the re
 # * **On real data**, a 2-layer bidirectional residual LSTM with attention, trained with one
 #   call in 10 epochs, gets about half of unseen English words exactly right (PER about
 #   one phoneme in seven); its errors are mostly vowels and stress.
+#
+# ### Closing note: the numbers on seeds 0, 1 and 2
+#
+# This notebook asserts seed 0; `tests/test_residual.py` asserts the same claims of Sections 2, 3
+# and 5 on seeds 1 and 2 with the chapter's own `train_and_record`. The measured values (held-out
+# exact match after 5 epochs, reversing 3-6 letters):
+#
+# | seed | 1 plain | 2 plain | 2 residual | 4 plain | 4 residual | 8 plain | 8 residual | plain 8: bottom/top gradient at init |
+# |---|---|---|---|---|---|---|---|---|
+# | 0 | 0.48 | 0.37 | 0.63 | 0.00 | 0.68 | 0.00 | 0.64 | 4.1e-05 |
+# | 1 | 0.52 | 0.31 | 0.61 | 0.00 | 0.63 | 0.00 | 0.66 | 7.1e-05 |
+# | 2 | 0.53 | 0.35 | 0.59 | 0.00 | 0.60 | 0.00 | 0.65 | 3.6e-05 |
+#
+# The capstone trained with seeds 1 and 2 instead of 0 (same call) gave these test error rates
+# (PER / WER, with stress), and the same picture: beams change the WER by less than a point,
+# beam 5 finds a more probable output for 7.3% and 9.4% of the words and a less probable one for
+# none, and 4.8% and 2.6% of greedy's errors are search errors.
+#
+# | seed | greedy | beam 3 | beam 5 | beam 10 |
+# |---|---|---|---|---|
+# | 0 | 0.145 / 0.507 | 0.143 / 0.502 | 0.144 / 0.502 | 0.144 / 0.502 |
+# | 1 | 0.155 / 0.524 | 0.152 / 0.523 | 0.151 / 0.522 | 0.151 / 0.522 |
+# | 2 | 0.165 / 0.535 | 0.161 / 0.532 | 0.161 / 0.532 | 0.161 / 0.532 |
+#
+# Run time: `make notebooks` took between 113 s and 266 s on a 2-core machine shared with other
+# jobs (load 7 to 8); the notebook's own CPU time is about 60 s (one thread), of which the G2P
+# model takes about 25 s and the seven sweep runs about 17 s.
 #
 # ## Exercises
 #
