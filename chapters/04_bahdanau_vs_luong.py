@@ -566,7 +566,7 @@ for name, row in table.items():
 # * **Local-p has not learned where to look at this budget.** It must learn $p_t$ ($W_p$,
 #   $v_p$) before its window holds the right positions; it stays below 0.15 on the dates test,
 #   at least 0.5 below `luong-general`. Exercise 5 asks what more training does.
-# * **Among the global variants, Bahdanau's is the slowest learner, and not because of its score.**
+# * **Bahdanau's model learned more slowly than Luong's global ones, and not because of its score.**
 #   Bahdanau is at least 0.04 below each of `luong-dot`, `luong-general` and `luong-concat` on
 #   the dates test. `luong-concat` is Bahdanau's additive score in Luong's decoder, and it is
 #   within 0.05 of `luong-general`: the score made little difference; the decoder did (query
@@ -710,9 +710,9 @@ assert min(year_mass[name] for name in ("bahdanau", "luong-dot", "luong-general"
 #   variance 1: unscaled, the variance is $d$, the softmax saturates and its Jacobian shrinks.
 #   For small LSTM models, whose states are far smaller, scaling made attention flatter and
 #   learning slower.
-# * At the same small budget, Bahdanau's model learned the dates more slowly than every global
-#   Luong variant, and Luong's decoder with Bahdanau's additive score (`luong-concat`) did as
-#   well as with the general score: at this budget the decoder mattered more than the score.
+# * At the same small budget, Bahdanau's model learned the dates more slowly than `luong-dot`,
+#   `luong-general` and `luong-concat`, and Luong's decoder with Bahdanau's additive score
+#   (`luong-concat`) did as well as with the general score: the decoder mattered more than the score.
 # * Local attention reads at most $2D+1$ positions around $p_t$ and exactly nothing else; global
 #   attention, dot or any other score, reads every position. Local-m failed on year-last dates,
 #   where the alignment crosses over, and did far better where the year comes first; local-p
