@@ -192,9 +192,14 @@ class AdditiveScore(nn.Module):
         self.W_k = nn.Linear(key_size, attn_size, bias=True)  # one bias for the sum (Bahdanau's b)
         self.v = nn.Linear(attn_size, 1, bias=False)
 
-    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    def forward(self, query: torch.Tensor, keys: torch.Tensor,
+                projected_keys: torch.Tensor | None = None) -> torch.Tensor:
+        """projected_keys: ``W_k(keys)`` (batch, src_len, attn_size) if already computed: a decoder that
+        attends one step at a time (Bahdanau's) projects its keys once per source, not once per step."""
         _check_query_keys(query, keys, self.query_size, self.key_size, "AdditiveScore")
-        hidden = torch.tanh(self.W_q(query).unsqueeze(2) + self.W_k(keys).unsqueeze(1))  # (batch, tgt, src, attn)
+        if projected_keys is None:
+            projected_keys = self.W_k(keys)  # (batch, src_len, attn)
+        hidden = torch.tanh(self.W_q(query).unsqueeze(2) + projected_keys.unsqueeze(1))  # (batch, tgt, src, attn)
         return self.v(hidden).squeeze(-1)  # (batch, tgt_len, src_len)
 
 
@@ -270,6 +275,7 @@ class Attention(nn.Module):
     mask: a (batch, src_len) padding mask (True at real tokens) or a bool tensor with one axis per
     score axis broadcastable to (batch, tgt_len, src_len) (True = may attend).
     A local window needs ``src_lengths`` (batch,) and ``steps`` (tgt_len,), the output positions.
+    projected_keys: for the additive score only, its ``W_k(keys)`` if the caller already has it.
     """
 
     def __init__(self, score: nn.Module, window: LocalWindow | None = None):
@@ -279,12 +285,15 @@ class Attention(nn.Module):
         self.score = score
         self.window = window
 
-    def forward(self, query, keys, values=None, mask=None, src_lengths=None, steps=None):
+    def forward(self, query, keys, values=None, mask=None, src_lengths=None, steps=None, projected_keys=None):
         values = keys if values is None else values
         if values.dim() != 3 or values.shape[:2] != keys.shape[:2]:
             raise ValueError(f"values {tuple(values.shape)} must be (batch, src_len, value_size) with the keys' "
                              f"batch and src_len {tuple(keys.shape[:2])}")
-        scores = self.score(query, keys)  # (batch, tgt_len, src_len)
+        if projected_keys is not None:  # the additive score's W_k(keys), computed once by the caller
+            scores = self.score(query, keys, projected_keys=projected_keys)  # (batch, tgt_len, src_len)
+        else:
+            scores = self.score(query, keys)  # (batch, tgt_len, src_len)
         if mask is not None and isinstance(mask, torch.Tensor) and mask.dim() == 2:
             if tuple(mask.shape) != tuple(keys.shape[:2]):
                 raise ValueError(f"a 2-axis mask must be the (batch, src_len) padding mask {tuple(keys.shape[:2])}, "

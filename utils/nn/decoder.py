@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from .attention import Attention, LocalWindow, make_score
+from .attention import AdditiveScore, Attention, LocalWindow, make_score
 from .config import AttentionConfig
 from .encoder import StackedRNN, _top_h, map_state
 
@@ -204,10 +204,14 @@ class BahdanauDecoder(nn.Module):
 
     def forward(self, tgt_in: torch.Tensor, state: DecoderState) -> DecoderOutput:
         embedded = self.embedding(tgt_in)  # (batch, T, embed)
+        # The additive score's key projection W_k h_j does not depend on the step: compute it once.
+        additive = isinstance(self.attention.score, AdditiveScore)
+        projected = self.attention.score.W_k(state.memory) if additive else None  # (batch, src_len, attn)
         outs = []
         for t in range(tgt_in.shape[1]):
             query = _top_h(state.rnn)[-1].unsqueeze(1)  # s_{t-1}: (batch, 1, hidden), the top layer
-            context, weights = self.attention(query, state.memory, mask=state.src_mask)  # (batch, 1, D_enc)
+            context, weights = self.attention(query, state.memory, mask=state.src_mask,
+                                              projected_keys=projected)  # (batch, 1, D_enc), (batch, 1, src_len)
             x = torch.cat([embedded[:, t:t + 1], context], dim=-1)  # (batch, 1, embed + D_enc)
             s, rnn_state = self.rnn(x, state.rnn)  # (batch, 1, hidden)
             logits = self.out(torch.cat([s, context], dim=-1))  # (batch, 1, vocab)
