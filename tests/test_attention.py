@@ -274,3 +274,15 @@ def test_local_p_window_moves_with_p_t_and_trains_W_p():
     assert ((w_moved[0, t] > 0) != (w[0, t] > 0)).any()
     with pytest.raises(ValueError, match="one of"):
         LocalWindow("local-x", 2, 4)
+
+
+def test_additive_score_with_precomputed_key_projection_is_the_same_score():
+    torch.manual_seed(0)
+    score = AdditiveScore(4, 6, attn_size=5)
+    q, k = torch.randn(2, 3, 4), torch.randn(2, 7, 6)
+    torch.testing.assert_close(score(q, k, projected_keys=score.W_k(k)), score(q, k))
+    attention = Attention(score)
+    ctx, w = attention(q, k, projected_keys=score.W_k(k))
+    ctx_ref, w_ref = attention(q, k)
+    torch.testing.assert_close(ctx, ctx_ref)
+    torch.testing.assert_close(w, w_ref)
