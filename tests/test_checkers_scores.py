@@ -250,3 +250,30 @@ def test_local_checker_survives_a_function_that_raises():
 
     with pytest.raises(CheckFailed, match="raised ValueError: boom"):
         check_local_p_weights(broken)
+
+
+def test_checkers_name_an_input_changed_in_place():
+    def scales_query_in_place(query, keys, W):
+        query *= 2.0
+        return general_reference(query, keys, W) / 2.0
+
+    with pytest.raises(CheckFailed, match="changed its input query in place"):
+        check_general_score(scales_query_in_place)
+
+    def clips_scores_in_place(scores, centres, D, mask=None):
+        np.clip(scores, -50, 50, out=scores)
+        scores[..., 0] += 1.0
+        return np.zeros_like(scores)
+
+    with pytest.raises(CheckFailed, match="changed its input scores in place"):
+        check_local_p_weights(clips_scores_in_place)
+
+
+def test_backward_checker_names_the_wrong_output_by_name():
+    def zero_dw(query, keys, W, dscores):
+        mapped = keys @ W.T  # (B, S, Dq)
+        dmapped = np.swapaxes(dscores, 1, 2) @ query  # (B, S, Dq)
+        return dscores @ mapped, dmapped @ W, np.zeros_like(W)
+
+    with pytest.raises(CheckFailed, match=r"dquery and dkeys are right, but dW \(third output\) is wrong"):
+        check_general_score_backward(zero_dw)

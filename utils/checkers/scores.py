@@ -8,6 +8,11 @@ gives, names the mistake:
 * :func:`check_general_score_backward`: ``fn(query, keys, W, dscores) -> (dquery, dkeys, dW)``;
 * :func:`check_local_p_weights`: ``fn(scores, centres, D, mask) -> weights``, local-p's window
   (exactly 0 outside ``|j - p_t| <= D``, a softmax inside it times the Gaussian with sigma = D/2).
+
+Calling and comparing are :mod:`.core`'s: ``check_cases`` runs the reader's function through a
+``ReaderFunction`` (copies of the inputs, one time budget, an input changed in place named by
+its argument name), ``compare_arrays`` / ``compare_tuple`` say what differs, ``is_close`` tests
+each known mistake.
 """
 from __future__ import annotations
 
@@ -16,36 +21,19 @@ from collections.abc import Callable
 import numpy as np
 
 from ..scratch.scores import GeneralScore, local_p_weights, softmax
-from .core import check_cases, compare_arrays
+from .core import as_array, check_cases, compare_arrays, compare_tuple, is_close
 
 __all__ = ["check_general_score", "check_general_score_backward", "check_local_p_weights"]
 
 
-def _array(got):
-    """``got`` as a float array, or None when it is not array-like."""
-    if hasattr(got, "detach"):
-        got = got.detach().cpu().numpy()
-    try:
-        return np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        return None
-
-
-def _close(got, expected) -> bool:
-    got = _array(got)
-    expected = np.asarray(expected, dtype=float)
-    return got is not None and got.shape == expected.shape and bool(
-        np.all(np.isfinite(got)) and np.allclose(got, expected, atol=1e-6, rtol=1e-6))
-
-
 def _first_mistake(got, mistakes) -> str | None:
-    """The message of the first ``(name, value_fn, message)`` whose value equals ``got``."""
+    """The message of the first ``(value_fn, message)`` whose value equals ``got`` (core.is_close)."""
     for make_value, message in mistakes:
         try:
             value = make_value()
         except (ValueError, IndexError):  # that mistake cannot even be computed for these shapes
             continue
-        if _close(got, value):
+        if is_close(got, value):
             return message
     return None
 
@@ -113,11 +101,11 @@ def check_general_score(fn: Callable) -> None:
         found = _first_mistake(got, mistakes)
         if found:
             return found
-        if _array(got) is not None and _array(got).shape != expected.shape:
+        if np.shape(got) != expected.shape:
             return "scores have shape (batch, tgt_len, src_len): one score per query and key."
         return None
 
-    check_cases(fn, cases, name="general_score", hint=hint)
+    check_cases(fn, cases, name="general_score", hint=hint, arg_names=("query", "keys", "W"))
 
 
 # ------------------------------------------------------------------ the general score, backward
@@ -127,16 +115,6 @@ def _general_backward_reference(query, keys, W, dscores):
     layer.forward(query, keys)
     dquery, dkeys = layer.backward(dscores)
     return dquery, dkeys, layer.grads["W"].copy()
-
-
-def _compare_triple(got, expected) -> str | None:
-    if not isinstance(got, (tuple, list)) or len(got) != 3:
-        return f"expected a triple (dquery, dkeys, dW), got {type(got).__name__}"
-    for name, g, e in zip(("dquery", "dkeys", "dW"), got, expected):
-        problem = compare_arrays(g, e)
-        if problem:
-            return f"{name}: {problem}"
-    return None
 
 
 def check_general_score_backward(fn: Callable) -> None:
@@ -161,9 +139,9 @@ def check_general_score_backward(fn: Callable) -> None:
             return "return the three gradients as a tuple: (dquery, dkeys, dW)."
         dquery, dkeys, dW = got
         exp_dquery, exp_dkeys, exp_dW = expected
-        if _close(dquery, exp_dkeys) or _close(dkeys, exp_dquery) or _close(dW, exp_dquery):
+        if is_close(dquery, exp_dkeys) or is_close(dkeys, exp_dquery) or is_close(dW, exp_dquery):
             return "the gradients are in the wrong order: return (dquery, dkeys, dW)."
-        if not _close(dquery, exp_dquery):
+        if not is_close(dquery, exp_dquery):
             return _first_mistake(dquery, [
                 (lambda: dscores @ keys,
                  ("dquery: you left out W. e_tj = q_t . (W k_j), so dquery_t = sum_j de_tj (W k_j): "
@@ -174,7 +152,7 @@ def check_general_score_backward(fn: Callable) -> None:
                 (lambda: dscores @ (keys @ W),
                  "dquery: the keys are mapped by W as keys @ W.T (shape (batch, src_len, Dq)), not keys @ W."),
             ]) or "dquery_t = sum_j de_tj W k_j: dscores @ (keys @ W.T), shape (batch, tgt_len, Dq)."
-        if not _close(dkeys, exp_dkeys):
+        if not is_close(dkeys, exp_dkeys):
             return _first_mistake(dkeys, [
                 (lambda: np.swapaxes(dscores, 1, 2) @ query,
                  "dkeys: you left out W. dkeys_j = sum_t de_tj W^T q_t: (dscores^T @ query) @ W."),
@@ -195,7 +173,8 @@ def check_general_score_backward(fn: Callable) -> None:
              "dW: weight each outer product q_t k_j^T by its own de_tj: np.einsum('btq,bts,bsk->qk', ...)."),
         ]) or "dW = sum over b, t, j of de_tj q_t k_j^T: np.einsum('btq,bts,bsk->qk', query, dscores, keys)."
 
-    check_cases(fn, cases, name="general_score_backward", compare=_compare_triple, hint=hint)
+    check_cases(fn, cases, name="general_score_backward", compare=compare_tuple(("dquery", "dkeys", "dW")), hint=hint,
+                arg_names=("query", "keys", "W", "dscores"))
 
 
 # ------------------------------------------------------------------ local-p's window
@@ -237,9 +216,9 @@ def check_local_p_weights(fn: Callable) -> None:
         scores, centres, D, mask = inputs[description]
         if isinstance(got, Exception):
             return None
-        got_arr = _array(got)
-        if got_arr is None or got_arr.shape != expected.shape:
+        if np.shape(got) != expected.shape:
             return "weights have the scores' shape (batch, tgt_len, src_len)."
+        got_arr = as_array(got, expected.shape)  # None when it holds NaN or inf
         S = scores.shape[2]
         j = np.arange(S)[None, None, :]
         distance = j - centres[:, :, None]  # (B, T, S)
@@ -249,10 +228,10 @@ def check_local_p_weights(fn: Callable) -> None:
         def gaussian(sigma, two=2.0):
             return np.exp(-distance**2 / (two * sigma**2))
 
-        if not np.all(np.isfinite(got_arr)):
+        if got_arr is None:
             return "NaN or inf: subtract each row's maximum (over the window) before np.exp."
         rounded = (np.abs(j - np.floor(centres[:, :, None] + 0.5)) <= D) & padding
-        if np.any(rounded != window) and _close(got_arr, softmax(scores, rounded) * gaussian(D / 2)):
+        if np.any(rounded != window) and is_close(got_arr, softmax(scores, rounded) * gaussian(D / 2)):
             return ("your window is centred on round(p_t); the window is |j - p_t| <= D around the real-valued p_t "
                     "(Luong's [p_t - D, p_t + D]).")
         if np.any(got_arr[~window] != 0):
@@ -291,7 +270,8 @@ def check_local_p_weights(fn: Callable) -> None:
                     "(you kept |j - p_t| < D).")
         return None
 
-    check_cases(fn, cases, name="local_p_weights", compare=_compare_exact_zeros, hint=hint)
+    check_cases(fn, cases, name="local_p_weights", compare=_compare_exact_zeros, hint=hint,
+                arg_names=("scores", "centres", "D", "mask"))
 
 
 def _compare_exact_zeros(got, expected) -> str | None:
@@ -299,7 +279,7 @@ def _compare_exact_zeros(got, expected) -> str | None:
     problem = compare_arrays(got, expected)
     if problem:
         return problem
-    got = _array(got)
+    got = as_array(got, np.shape(expected))  # compare_arrays passed: same shape, finite
     leaked = (expected == 0) & (got != 0)
     if leaked.any():
         where = tuple(int(i) for i in np.argwhere(leaked)[0])
