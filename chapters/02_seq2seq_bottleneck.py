@@ -363,7 +363,8 @@ for size in (16, 64, 256):
     sweep_models[f"hidden {size}"], acc[f"hidden {size}"] = utils.length_sweep("reverse", LENGTHS, hidden_size=size,
                                                                                **SWEEP)
 for size in (16, 64):
-    _, acc[f"hidden {size}, peeky"] = utils.length_sweep("reverse", LENGTHS, hidden_size=size, peeky=True, **SWEEP)
+    sweep_models[f"hidden {size}, peeky"], acc[f"hidden {size}, peeky"] = utils.length_sweep(
+        "reverse", LENGTHS, hidden_size=size, peeky=True, **SWEEP)
 
 # %% [markdown]
 # To compare the curves with one number each, take the source length at which exact match
@@ -382,9 +383,8 @@ def half_accuracy_length(acc):
 half = {name: half_accuracy_length(a) for name, a in acc.items()}
 print("length:           ", " ".join(f"{n:5d}" for n in LENGTHS), "  half at  final loss")
 for name, a in acc.items():
-    model = sweep_models.get(name)
-    final = f"{model.history.loss[-1]:.2f}" if model is not None else ""
-    print(f"{name:18}", " ".join(f"{a[n]:5.2f}" for n in LENGTHS), f"  {half[name]:7.1f}  {final:>6}")
+    final_loss = sweep_models[name].history.loss[-1]  # training loss per token in the last epoch
+    print(f"{name:18}", " ".join(f"{a[n]:5.2f}" for n in LENGTHS), f"  {half[name]:7.1f}  {final_loss:10.2f}")
 
 # Accuracy falls with length for every size: near perfect on 2 letters, at most 5 strings in
 # a hundred from 16 letters on.
