@@ -326,19 +326,21 @@ assert max(parity.values()) < 1e-12
 # attend for all steps in one batched product, which is what `utils.nn.LuongDecoder` does.
 #
 # Let us train that model (`utils.train_seq2seq(pairs, attention="dot")`) on the 20,000
-# multi-locale dates with the API's default settings, except 3 epochs instead of 5 (the
-# learning rate still decays over the last two; it keeps the chapter fast).
+# multi-locale dates with the API's default settings, except that training stops after the
+# first epoch at which 99.5% of the 1,000 validation dates come out exactly right (it saves
+# time; the test set below is never used for that decision).
 
 # %%
 train_pairs = utils.load_dates("train")
 test_examples = utils.load_date_examples("test")
 test_pairs = [(e.source, e.target) for e in test_examples]
-# The API's defaults, except 3 epochs.
-date_model = utils.train_seq2seq(train_pairs, attention="dot", seed=0, epochs=3)
+valid_pairs = utils.load_dates("valid")
+# The API's defaults, plus early stopping on the validation dates.
+date_model = utils.train_seq2seq(train_pairs, attention="dot", seed=0, valid_pairs=valid_pairs, target=0.995)
 date_accuracy = utils.exact_match(date_model, test_pairs)
 print(date_model)
 print(f"exact match on the {len(test_pairs)} test dates: {date_accuracy:.3f}")
-assert date_accuracy >= 0.98
+assert date_accuracy >= 0.99
 
 # %% [markdown]
 # Now look inside the trained model and recompute its attention with our **NumPy**
@@ -532,7 +534,7 @@ assert right_share >= 0.1  # ... a tenth or more sit to its right ...
 assert left_share <= 0.01  # ... and almost none to its left
 
 fig, ax = plt.subplots(figsize=(6.5, 3))
-ax.bar(list(offset_share), list(offset_share.values()), color="tab:orange")
+ax.bar(list(offset_share), list(offset_share.values()), color="#c44e52")  # the attention models' colour
 ax.set_xlabel("peak position minus the copied digit's position")
 ax.set_ylabel("share of copied digits")
 ax.set_ylim(0, 1)
@@ -580,20 +582,20 @@ assert repeated > 0.99
 
 # %% [markdown]
 # The experiment changes **one thing**: attention. Both models read the source backwards and
-# share everything else, chapter 02's sweep settings (`SWEEP` there): 8,000 training pairs
-# with lengths 2 to 20, an LSTM with hidden size 64, 6 epochs, batches of 32, learning rate
-# 0.005, seed 0, the same 100 test strings per length. (The plain model here is chapter 02's
-# hidden-64 model reading backwards; chapter 02 shows that reading backwards helps it a
-# little, so this is the stronger plain baseline.)
+# share everything else, chapter 02's sweep settings (`SWEEP` there), the same stated budget
+# for both: 4,000 training pairs with lengths 2 to 20, an LSTM with hidden size 64, 6 epochs,
+# batches of 32, learning rate 0.005, seed 0, the same 100 test strings per length. (The
+# plain model here is chapter 02's hidden-64 model reading backwards; chapter 02 shows that
+# reading backwards helps it a little, so this is the stronger plain baseline.)
 
 # %%
 # Chapter 02's sweep settings (its SWEEP), hidden size 64, source read backwards for both models.
 # (tests/test_chapter03_claims.py runs this section's cells with seed 1 and seed 2.)
-CHAPTER_02_SWEEP = dict(n_train=8000, n_test=100, epochs=6, batch_size=32, lr=5e-3, cell="lstm", seed=0,
+CHAPTER_02_SWEEP = dict(n_train=4000, n_test=100, epochs=6, batch_size=32, lr=5e-3, cell="lstm", seed=0,
                         hidden_size=64)
 SHORT_LENGTHS = list(range(2, 21, 2))  # chapter 02's lengths
-# One colour per model in every figure of this chapter.
-MODEL_COLORS = {"plain": "tab:gray", "attention": "tab:orange", "as written": "tab:red", "distinct": "tab:purple"}
+# One colour per model in every figure of this chapter; the plain model keeps chapter 02's colour for it.
+MODEL_COLORS = {"plain": "#dd8452", "attention": "#c44e52", "as written": "#da8bc3", "distinct": "#937860"}
 
 # %%
 # The headline sweep: attention against the plain model, everything else equal.
@@ -605,10 +607,10 @@ print("length:        ", " ".join(f"{n:5d}" for n in SHORT_LENGTHS))
 print("plain:         ", " ".join(f"{acc_plain[n]:5.2f}" for n in SHORT_LENGTHS))
 print("with attention:", " ".join(f"{acc_short[n]:5.2f}" for n in SHORT_LENGTHS))
 long_gap = min(acc_short[n] - acc_plain[n] for n in SHORT_LENGTHS if n >= 12)
-print(f"attention lowest: {min(acc_short.values()):.2f}; plain from 14 letters on: at most "
-      f"{max(acc_plain[n] for n in SHORT_LENGTHS if n >= 14):.2f}; smallest gap from 12 letters on: {long_gap:.2f}")
-assert min(acc_short.values()) >= 0.85  # flat: at least 0.85 at every length, so also at 20 letters
-assert acc_plain[2] >= 0.9 and all(acc_plain[n] <= 0.1 for n in SHORT_LENGTHS if n >= 14)  # the plain curve falls
+print(f"attention lowest: {min(acc_short.values()):.2f}; plain from 10 letters on: at most "
+      f"{max(acc_plain[n] for n in SHORT_LENGTHS if n >= 10):.2f}; smallest gap from 12 letters on: {long_gap:.2f}")
+assert min(acc_short.values()) >= 0.75  # nearly flat: at least 0.75 at every length, also at 20 letters
+assert acc_plain[2] >= 0.9 and all(acc_plain[n] <= 0.05 for n in SHORT_LENGTHS if n >= 10)  # the plain curve falls
 assert long_gap >= 0.7  # from 12 letters on, attention is ahead by 0.7 or more at every length
 
 fig, ax = plt.subplots(figsize=(7.5, 4))
@@ -626,6 +628,12 @@ ax.legend(loc="lower left")
 fig.tight_layout();
 
 # %% [markdown]
+# On this budget the attention curve is not perfectly flat: it stays at 0.9 or more up to
+# about 14 letters and sags a little on the longest strings (at least 0.75 at 20, asserted).
+# That sag is the budget, not a limit of the model: Exercise 5 (a) doubles the training pairs
+# and the curve stays at 0.85 or more at every length, while chapter 02's plain model still
+# falls to zero with twice the data.
+#
 # Does the attention model really read along the diagonal? For 50 fresh 20-letter strings,
 # take the attention weight that output step $i$ puts on its source position $T + 1 - i$ (in
 # the source's own order; `model.attention` returns columns in that order even when the model
@@ -786,7 +794,7 @@ fig.tight_layout();
 # ## 11. Reading direction, one factor: the source as written
 #
 # Now drop `reverse_source=True` and change nothing else (the attention model above, same
-# 8,000 pairs, same settings). Read as written, the alignment is the anti-diagonal: the
+# 4,000 pairs, same settings). Read as written, the alignment is the anti-diagonal: the
 # decoder must locate position $T + 1 - i$ among repeated letters from whatever count of
 # steps the states carry, and we expect that to go wrong more often on long strings.
 
@@ -797,9 +805,10 @@ print("length:          ", " ".join(f"{n:5d}" for n in SHORT_LENGTHS))
 print("read backwards:  ", " ".join(f"{acc_short[n]:5.2f}" for n in SHORT_LENGTHS))
 print("as written:      ", " ".join(f"{acc_as_written[n]:5.2f}" for n in SHORT_LENGTHS))
 print(f"at 20 letters: {acc_short[20]:.2f} read backwards, {acc_as_written[20]:.2f} as written")
-assert min(acc_as_written[n] for n in SHORT_LENGTHS if n <= 12) >= 0.85  # short strings: as good
-assert acc_short[20] >= acc_as_written[20] + 0.1  # long strings: reading backwards is worth 0.1 or more
-assert min(acc_as_written[n] - acc_plain[n] for n in SHORT_LENGTHS if n >= 14) >= 0.5  # still far above plain
+assert min(acc_as_written[n] for n in SHORT_LENGTHS if n <= 10) >= 0.85  # short strings: as good
+assert acc_as_written[20] <= 0.5  # long strings: most go wrong ...
+assert acc_short[20] >= acc_as_written[20] + 0.4  # ... reading backwards is worth 0.4 or more at 20 letters
+assert min(acc_as_written[n] - acc_plain[n] for n in SHORT_LENGTHS if n >= 10) >= 0.1  # still above plain
 
 fig, ax = plt.subplots(figsize=(7.5, 4))
 ax.plot(SHORT_LENGTHS, [acc_short[n] for n in SHORT_LENGTHS], "s-", color=MODEL_COLORS["attention"],
@@ -817,9 +826,11 @@ ax.legend(loc="lower left", fontsize=8)
 fig.tight_layout();
 
 # %% [markdown]
-# Reading direction matters less with attention than without it, but it still matters on
-# long strings: the as-written curve starts to sag near 20 letters, while it stays far above
-# the plain model. Exercise 5 asks what happens to both curves with half the data.
+# With attention the reading direction does not matter on short strings, but it does on long
+# ones: read as written, the curve falls after about 12 letters to 0.5 or less at 20, at
+# least 0.4 below the run that reads backwards, while it stays above the plain model at every
+# length. Dot attention compares contents and has no notion of position; reading backwards
+# turns the alignment into the diagonal, which the decoder can follow by keeping in step.
 #
 # ### Longer: to 60 symbols, without repeats
 #
@@ -853,7 +864,7 @@ fig, ax = plt.subplots(figsize=(7.5, 4))
 ax.plot(LONG_LENGTHS, [acc_long[n] for n in LONG_LENGTHS], "d-", color=MODEL_COLORS["distinct"],
         label="62 distinct symbols, GRU, 2,000 pairs, as written")
 ax.plot(SHORT_LENGTHS, [acc_short[n] for n in SHORT_LENGTHS], "s-", color=MODEL_COLORS["attention"],
-        label="letters a-z, LSTM, 8,000 pairs, read backwards (Section 9)")
+        label="letters a-z, LSTM, 4,000 pairs, read backwards (Section 9)")
 ax.set_ylim(0, 1.05)
 ax.set_xlabel("source length (symbols)")
 ax.set_ylabel("exact match (greedy decoding)")
@@ -914,8 +925,8 @@ assert mirror_long + next_long >= 0.9  # and almost all of it on those two
 #   hand-written backward passes, pass a gradient check (relative errors below $10^{-8}$)
 #   and equal `utils.nn.Attention` with the dot score in PyTorch; fed a trained model's states,
 #   they reproduce its weights and contexts.
-# * Trained only on (date, ISO date) pairs for 3 epochs, the attention model translates dates
-#   from eleven locales with at least 98% exact match. About 0.8 of each digit's attention
+# * Trained only on (date, ISO date) pairs, the attention model translates dates from eleven
+#   locales with at least 99% exact match. About 0.8 of each digit's attention
 #   lies on the field it comes from (at least 0.3 above uniform attention in every locale,
 #   whether the year comes first or must be moved from last to first), and at least 70% of
 #   copied digits peak on their own character. The rest peak to the *right* of it, almost
@@ -923,18 +934,18 @@ assert mirror_long + next_long >= 0.9  # and almost all of it on those two
 #   after a character carry it. The rows with no source character (`-`, a padded `0`) look at
 #   neighbouring characters.
 # * Chapter 02's length sweep, with one change, attention (both models reading backwards,
-#   all other settings chapter 02's): at least 0.85 exact match at every length from 2 to 20
-#   letters, while the plain model fell to at most 0.1 from 14 letters on; from 12 letters on
-#   attention was ahead by at least 0.7 at every length.
+#   the same stated budget, chapter 02's): at least 0.75 exact match at every length from 2
+#   to 20 letters, while the plain model fell to at most 0.05 from 10 letters on; from 12
+#   letters on attention was ahead by at least 0.7 at every length.
 # * Why: before training, the plain model's $\lVert\partial \ell_i / \partial x_j\rVert$
 #   shrinks by more than $10^4$ over 30 RNN steps (chapter 01's vanishing product), while
 #   attention's stays within a factor of 10 at every distance, and the letter each output
 #   copies gets a gradient over 100 times larger. After training, the attention model's loss
 #   at step $i$ depends on the copied letter and its neighbours at least twice as much as the
 #   plain model's.
-# * One factor, the reading direction: with the source as written, attention is as good on
-#   short strings and still far above the plain model, but at 20 letters it is at least 0.1
-#   below the run that reads backwards. Dot attention compares contents and has no notion of
+# * One factor, the reading direction: with the source as written, attention is as good up
+#   to 10 letters and still above the plain model at every length, but at 20 letters it gets
+#   half the strings or fewer right, at least 0.4 below the run that reads backwards. Dot attention compares contents and has no notion of
 #   position; reading backwards makes the needed alignment the diagonal.
 # * With 62 distinct symbols, so that each position is identified by its content, a small
 #   GRU model stayed flat up to 60 symbols (at least 0.5 at every length, within 0.2 from 5
@@ -1028,9 +1039,11 @@ print(inspect.getsource(utils.scratch.AttentionWeight.backward))
 # %% [markdown]
 # **Exercise 5 (open): what made the sweeps flat?** Change one setting at a time and rerun
 # `utils.length_sweep`; the expected outcomes were measured on seed 0.
-# (a) Section 11's as-written model with 4,000 pairs instead of 8,000: expect short strings
-# still right (0.85 or more up to 10 letters) but 0.5 or less at 20 letters, a much larger
-# gap to the read-backwards model than with 8,000 pairs.
+# (a) Sections 9 and 11 with 8,000 training pairs instead of 4,000 (`n_train=8000`), for the
+# attention model read backwards, read as written, and the plain model: expect the
+# read-backwards curve at 0.85 or more at every length (0.93 to 0.96 at 20 letters on seeds 0
+# to 2), the as-written one near two thirds at 20 (0.64 to 0.68), and the plain one still at
+# 0.01 or less from 14 letters on.
 # (b) Section 11's long sweep with letters a-z (`distinct=False`), with and without
 # `reverse_source=True`: expect the as-written curve to fall to 0 by 30 letters and the
 # read-backwards one to stay low at every length (below 0.3 from 5 to 60 letters), both far

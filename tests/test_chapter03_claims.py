@@ -5,7 +5,7 @@ model on chapter 02's length sweep (both reading backwards), the gradient measur
 (|d loss_i / d x_j| before training, and its share near the copied letter after training),
 and the reading direction as the one factor. The cells below are executed as they stand in
 the chapter (their asserts are the chapter's), with the seed in ``CHAPTER_02_SWEEP`` set to 1
-or 2. About 30 s of CPU per seed (three sweeps of 8,000 pairs).
+or 2. About 16 s of CPU per seed (three sweeps of 4,000 pairs, chapter 02's budget).
 """
 import re
 from pathlib import Path
