@@ -290,15 +290,16 @@ assert min(broken_errors.values()) >= 1e-2  # every gradient is caught, far abov
 #   $\delta a_{o,t} = \delta h_t \odot \tanh(c_t) \odot o_t (1 - o_t)$.
 # * $c_t$ goes into $h_t$ (through $\tanh$), into $c_{t+1}$ (through $f_{t+1}$) and, in the
 #   peephole LSTM, into $a_{o,t}$ (through $w_{co}$) and into $a_{f,t+1}$, $a_{i,t+1}$ (through
-#   $w_{cf}$, $w_{ci}$). Summing the four:
+#   $w_{cf}$, $w_{ci}$). Summing what comes back along each arrow:
 #
 # $$\delta c_t = \underbrace{\delta c_{t+1} \odot f_{t+1}}_{\text{the cell path}}
 #   + \delta h_t \odot o_t \odot \big(1 - \tanh^2(c_t)\big)
 #   \;\underbrace{+\, \delta a_{o,t} \odot w_{co}
 #   + \delta a_{f,t+1} \odot w_{cf} + \delta a_{i,t+1} \odot w_{ci}}_{\text{peephole LSTM only}}.$$
 #
-#   The derivative is $\tanh'$ of $c_t$, the quantity the $\tanh$ was applied to (not of
-#   $h_t$, as in the vanilla RNN, and not of $c_{t-1}$). The cell path has no matrix and no
+#   The derivative is $\tanh'$ of $c_t$, the quantity the $\tanh$ was applied to: not
+#   $1 - h_t^2$ (the vanilla RNN's rule, where $h_t$ is the $\tanh$'s output; here $h_t$ also
+#   carries $o_t$), and not $\tanh'(c_{t-1})$. The cell path has no matrix and no
 #   squashing function, only $f_{t+1}$: this is the gradient highway of section 5.
 # * $f_t$, $i_t$, $g_t$ go only into $c_t = f_t \odot c_{t-1} + i_t \odot g_t$:
 #
@@ -733,10 +734,11 @@ assert final["RNN, orthogonal W_h"] >= 0.3 and final["RNN, W_h = I"] <= 0.15
 #   0.0625), though less reliably than the gated cells: on seed 0 it reaches 99%, on seeds 1
 #   and 2 it ends between 0.3 and 0.9 (the test asserts this).
 # * **A gradient that reaches back is not sufficient.** $W_h = I$ also gives a gradient that
-#   reaches 20 steps back at initialisation (section 7), yet that RNN stays at chance. With
-#   $W_h = I$ the state adds every input to what it holds and forgets none of it: the key is
-#   drowned by the 20 symbols after it. What makes it fail in training we do not measure here;
-#   the finding is only that $\rho(W_h) = 1$ alone does not make a vanilla RNN learn the task.
+#   reaches 20 steps back at initialisation (section 7), yet that RNN stays at chance (0.15
+#   or less). A plausible reason, which we do not measure here: with $W_h = I$ the state adds
+#   each input to what it holds and forgets none of it, so the key has to be read out of a
+#   sum of 26 inputs. The finding is only that $\rho(W_h) = 1$ alone does not make a vanilla
+#   RNN learn the task.
 #
 # ## 9. What we saw
 #
