@@ -109,7 +109,7 @@ def test_masked_softmax_rejects_nan_and_plus_inf(bad, masked):
 
 
 def test_masked_softmax_all_minus_inf_allowed_row_gives_zeros():
-    """Like utils.softmax_np: -inf scores get weight 0, and a row with nothing finite gets zeros."""
+    """Like utils.scratch.softmax: -inf scores get weight 0, and a row with nothing finite gets zeros."""
     inf = float("inf")
     scores = torch.tensor([[-inf, -inf, -inf], [-inf, 0.0, -inf], [-inf, -inf, 2.0]], requires_grad=True)
     mask = torch.tensor([[True, True, False], [True, True, True], [True, True, False]])  # row 2: allowed all -inf

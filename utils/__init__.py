@@ -11,7 +11,7 @@ Modules (one concept each):
 ``metrics``        ``exact_match``, ``token_accuracy``, ``edit_distance``
 ``plots``          ``plot_attention`` heatmaps, ``plot_history`` training curves
 ``training``       ``fit``: the training loop (progress bar, clipping, early stop)
-``checkers*``      exercise checkers that say *what* is wrong (one module a chapter)
+``checkers``       exercise checkers that say *what* is wrong (one module a chapter)
 ``datasets``       synthetic tasks, dates, CMUdict, ``load_pairs``/``save_pairs`` files
 ``scratch``        the NumPy family: RNN/LSTM/GRU with BPTT, attention layers, gradcheck
 ``nn``             the torch family: attention (score x placement), encoders, decoders,
@@ -27,9 +27,7 @@ from .plots import *  # noqa: F401,F403
 from .training import *  # noqa: F401,F403
 from .datasets import *  # noqa: F401,F403
 from . import scratch  # noqa: F401  the NumPy family, by its own names: utils.scratch.GRU, utils.scratch.softmax
-# Top-level names of the NumPy family that chapters 02-03 still use (remove once they say utils.scratch.X):
-from .scratch import Attention, AttentionWeight, TimeAttention, WeightedSum, check_layer, numerical_gradient  # noqa: F401
-from .scratch import softmax as softmax_np  # noqa: F401
+from .scratch import check_layer, numerical_gradient  # noqa: F401  the gradient check every chapter uses
 from . import nn  # noqa: F401  the torch family, by its own names: utils.nn.Encoder, utils.nn.PeepholeLSTM
 from .nn import (  # noqa: F401  the torch names the chapters use in prose
     ATTENTION_PRESETS,
@@ -38,8 +36,11 @@ from .nn import (  # noqa: F401  the torch names the chapters use in prose
     ModelConfig,
     Seq2Seq,
     TrainConfig,
+    causal_mask,
     masked_cross_entropy,
     masked_softmax,
+    padding_mask,
+    scaled_dot_product_attention,
     train_seq2seq,
 )
 from .checkers import *  # noqa: F401,F403

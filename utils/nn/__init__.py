@@ -9,12 +9,14 @@
 ``decoder``     the decoder state and the plain, Luong and Bahdanau decoders
 ``model``       Seq2Seq: translate, beam search, attention weights, log-probabilities, trace
 ``train``       train_seq2seq: one call from pairs of strings to a trained model
+``masking``     padding and causal masks, scaled dot-product attention, tiny self-attention models
 ==============  ===============================================================================
 """
 from .attention import *  # noqa: F401,F403
 from .config import *  # noqa: F401,F403
 from .decoder import *  # noqa: F401,F403
 from .encoder import *  # noqa: F401,F403
+from .masking import *  # noqa: F401,F403
 from .model import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
 from .train import *  # noqa: F401,F403

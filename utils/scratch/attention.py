@@ -101,10 +101,6 @@ def softmax(scores, mask=None) -> np.ndarray:
     return np.divide(exp, total, out=np.zeros_like(exp), where=total > 0)
 
 
-# The name before the family got its own namespace (``utils.softmax_np``). Kept, unexported, only
-# until utils/scratch/scores.py and tests/test_attention.py (other owners) import ``softmax``.
-softmax_np = softmax
-
 
 # --------------------------------------------------------------------------- layers
 class AttentionWeight:

@@ -40,9 +40,8 @@ __all__ = [
     "scaled_dot_product_attention",
 ]
 
-# The masked softmax is written once, in utils.scratch.attention (it may be called `softmax`
-# or, in older versions, `softmax_np`): reuse it, never a second copy.
-_masked_softmax = getattr(_attention, "softmax", None) or _attention.softmax_np
+# The masked softmax is written once, in utils.scratch.attention: reuse it, never a second copy.
+_masked_softmax = _attention.softmax
 
 #: Label of a position the masked-language-model loss ignores (PyTorch's ``ignore_index`` default).
 IGNORE_LABEL = -100
