@@ -137,10 +137,10 @@ for source, target in date_train[:6]:
 #
 # | layer | forward | shapes |
 # |---|---|---|
-# | `TimeEmbedding` | $e_t = W_{\text{emb}}[x_t]$ (the `<pad>` row is zero and never trained) | `(B, S)` ids → `(B, S, E)` |
-# | `TimeLSTM` | chapter 01's LSTM; its `backward` also takes $\partial L / \partial c_t$, because the decoder starts from $c_T$ | `(B, S, E)` → `(B, S, H)` |
-# | `TimeAffine` | $z_t = W s_t + b$ | `(B, T, H)` → `(B, T, V)` |
-# | `TimeSoftmaxWithLoss` | mean of $-\log \mathrm{softmax}(z_t)[y_t]$ over the real (non-pad) targets | `(B, T, V)`, `(B, T)` → a number |
+# | `TimeEmbedding` | $e_t = W_{\text{emb}}[x_t]$ (the `<pad>` row is zero and never trained) | `(B, L)` ids → `(B, L, E)`, $L$ = `src_len` or `tgt_len` |
+# | `TimeLSTM` | chapter 01's LSTM; its `backward` also takes $\partial L / \partial c_t$, because the decoder starts from $c_T$ | `(B, L, E)` → `(B, L, H)` |
+# | `TimeAffine` | $z_t = W s_t + b$ | `(B, tgt_len, H)` → `(B, tgt_len, V)` |
+# | `TimeSoftmaxWithLoss` | mean of $-\log \mathrm{softmax}(z_t)[y_t]$ over the real (non-pad) targets | `(B, tgt_len, V)`, `(B, tgt_len)` → a number |
 #
 # The encoder is `TimeEmbedding → TimeLSTM` and hands over $(h_T, c_T)$ taken at **each row's
 # own last token** (`src_lengths`), so the padding after a short source is never read. The

@@ -2,8 +2,8 @@
 
 Run from the repository root: ``python chapters/figures/make_02.py``. Plain text SVG, no
 dependencies, so the figure renders in JupyterLab and on GitHub and can be edited here.
-Symbols and shapes are those of utils/scratch/seq2seq.py (B batch, S source length, T target
-length + 1, E embed_size, H hidden_size, V vocabulary).
+Symbols and shapes are those of utils/scratch/seq2seq.py and the chapter's math (B batch, src_len /
+tgt_len the padded lengths, a row's own source length T, E embed_size, H hidden_size, V vocabulary).
 """
 from pathlib import Path
 
@@ -55,7 +55,7 @@ def text(x, y, content, color="black", size=13, anchor="start", weight="normal")
 
 # ---------------------------------------------------------------- encoder
 text(X_ENC, Y_AFF + 20, "encoder: TimeEmbedding → TimeLSTM", ENC, size=14, weight="bold")
-text(X_ENC, Y_AFF + 40, "reads the source x_1 .. x_S (here S = 3)", ENC, size=12)
+text(X_ENC, Y_AFF + 40, "reads the source x_1 .. x_T (here T = 3)", ENC, size=12)
 for j, letter in enumerate(SOURCE, start=1):
     x = X_ENC + (j - 1) * DX
     cx = x + BOX_W / 2
@@ -67,8 +67,8 @@ for j, letter in enumerate(SOURCE, start=1):
     line([(cx, Y_EMB), (cx, Y_RNN + BOX_H + 2)], "e")
     if j > 1:
         line([(x - DX + BOX_W, Y_RNN + BOX_H / 2), (x - 2, Y_RNN + BOX_H / 2)], "e")
-text(X_ENC, Y_IN + BOX_H + 24, "src_ids (B, S), src_lengths (B,): h_T is taken at each row's own last token,", GREY, 12)
-text(X_ENC, Y_IN + BOX_H + 40, "so padding after it is never read", GREY, 12)
+text(X_ENC, Y_IN + BOX_H + 24, "src_ids (B, src_len); src_lengths (B,): h_T is taken at", GREY, 12)
+text(X_ENC, Y_IN + BOX_H + 40, "each row's own last token, so the padding after it is never read", GREY, 12)
 text(X_ENC - 62, Y_RNN + BOX_H / 2 + 4, "h_0 = 0", GREY, 12)
 line([(X_ENC - 16, Y_RNN + BOX_H / 2), (X_ENC - 2, Y_RNN + BOX_H / 2)], "e")
 
@@ -104,8 +104,8 @@ for t, (y_in, y_out) in enumerate(zip(TARGET_IN, TARGET_OUT), start=1):
     line([(x - 14, Y_RNN - 22), (x + 8, Y_RNN - 2)], "p", dashed=True, width=1.4)
 line([(cx_x + 45, cx_y), (cx_x + 45, Y_RNN - 22), (X_DEC + 3 * DX - 14, Y_RNN - 22)], "p", dashed=True, width=1.4)
 text(X_DEC + 10, Y_RNN - 30, "peeky=True only: c also enters every step, [emb(y_{t-1}); c] and [s_t; c]", PEEK, 12)
-text(X_DEC, Y_IN + BOX_H + 24, "tgt_in = &lt;s&gt; y_1 .. y_n (B, T) (teacher forcing: the true previous token)", GREY, 12)
-text(X_DEC, Y_IN + BOX_H + 40, "tgt_out = y_1 .. y_n &lt;/s&gt; (B, T); logits (B, T, V); pads ignored by the loss",
+text(X_DEC, Y_IN + BOX_H + 24, "tgt_in = &lt;s&gt; y_1 .. y_n (B, tgt_len) (teacher forcing: the true previous token)", GREY, 12)
+text(X_DEC, Y_IN + BOX_H + 40, "tgt_out = y_1 .. y_n &lt;/s&gt; (B, tgt_len); logits (B, tgt_len, V); pads ignored",
      GREY, 12)
 
 parts.append("</svg>")
