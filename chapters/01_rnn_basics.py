@@ -764,9 +764,9 @@ assert final["RNN, orthogonal W_h"] >= 0.3 and final["RNN, W_h = I"] <= 0.15
 # On every seed: the two gated models with the keep-gate bias still score 0.6 or more at
 # lag 40 and stay above chance at lag 100 (0.15 or more), but on average they lose more than
 # 0.3 of their accuracy at lag 100. The orthogonal RNN keeps nothing beyond its training
-# lag: at lag 40 it is at chance or below (0.1 or less). How much each gated model keeps
-# differs from model to model and from seed to seed (compare the table with the test's
-# seeds): nothing in this training asks for more than 20 steps.
+# lag: at lag 40 it is at chance or below (0.1 or less). Memory beyond 20 steps is a side
+# effect, not something this training asks for, so nothing controls how much of it a model
+# keeps.
 # A fixed-size state that must carry *everything* about a long input is the bottleneck that
 # chapter 02 measures, and attention (chapter 03) removes.
 
