@@ -242,3 +242,16 @@ def test_checkers_report_not_implemented():
 
     for checker in (check_residual_backward, check_beam_step, check_length_normalisation):
         _fails_with(checker, todo, "not implemented yet")
+
+
+def test_beam_checker_names_an_input_changed_in_place():
+    def beam_in_place(beam_scores, finished, next_log_probs, beam_size, eos_id):
+        next_log_probs += beam_scores[:, None]  # changes the caller's array
+        next_log_probs[finished] = -np.inf
+        next_log_probs[finished, eos_id] = beam_scores[finished]
+        flat = next_log_probs.ravel()
+        best = np.argsort(-flat, kind="stable")[:beam_size]
+        best = best[np.isfinite(flat[best])]
+        return flat[best], best // next_log_probs.shape[1], best % next_log_probs.shape[1]
+
+    _fails_with(check_beam_step, beam_in_place, "changed its input next_log_probs")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..scratch.residual import Residual, TanhDense
-from .core import check_cases, compare_arrays
+from .core import check_cases, compare_tuple, is_close
 
 __all__ = [
     "check_beam_step",
@@ -28,27 +28,6 @@ __all__ = [
     "reference_length_normalisation",
     "reference_residual_backward",
 ]
-
-
-def _close(got, expected) -> bool:
-    try:
-        got = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        return False
-    return got.shape == np.shape(expected) and bool(np.allclose(got, expected, atol=1e-6, rtol=1e-6))
-
-
-def _compare_tuple(names: tuple[str, ...]):
-    def compare(got, expected):
-        if not isinstance(got, (tuple, list)) or len(got) != len(names):
-            return f"expected a tuple ({', '.join(names)}), got {type(got).__name__}: {got!r}"[:300]
-        for name, g, e in zip(names, got, expected):
-            problem = compare_arrays(g, e)
-            if problem:
-                return f"{name}: {problem}"
-        return None
-
-    return compare
 
 
 # ------------------------------------------------------------------ residual block backward
@@ -116,32 +95,33 @@ def check_residual_backward(fn: Callable) -> None:
             "dy + (dy * (1 - y**2)) @ W": dy + (dy * (1 - y**2)) @ W, "dy + da @ W.T": dy + da @ W.T,
             "dy + 2 * da @ W": dy + 2 * da @ W,
         }
-        if not _close(dx, expected[0]):
+        if not is_close(dx, expected[0]):
             for key, value in candidates.items():
-                if _close(dx, value):
+                if is_close(dx, value):
                     return wrong_dx[key]
             return "dx = dy + (dy * (1 - F(x)**2)) @ W, with F(x) = tanh(x @ W.T + b)."
-        if not _close(dW, expected[1]):
-            if _close(dW, (da.T @ x).T):
+        if not is_close(dW, expected[1]):
+            if is_close(dW, (da.T @ x).T):
                 return "dW is transposed: W is (out, in), so dW = da.T @ x (not x.T @ da)."
-            if _close(dW, da.T @ x / len(x)):
+            if is_close(dW, da.T @ x / len(x)):
                 return "sum the weight gradient over the batch (the loss is a sum), do not average it."
-            if _close(dW, dy.T @ x):
+            if is_close(dW, dy.T @ x):
                 return "dW needs tanh' too: da = dy * (1 - F(x)**2), then dW = da.T @ x."
-            if _close(dW, da.T @ y) or _close(dW, da.T @ (x + F)):
+            if is_close(dW, da.T @ y) or is_close(dW, da.T @ (x + F)):
                 return "W multiplies the block's input x, so dW = da.T @ x (not the output y)."
             return "dW = da.T @ x with da = dy * (1 - F(x)**2); the skip path has no weights."
-        if not _close(db, expected[2]):
-            if np.shape(db) == np.shape(da) and _close(db, da):
+        if not is_close(db, expected[2]):
+            if np.shape(db) == np.shape(da) and is_close(db, da):
                 return "db must have b's shape (D,): sum da over the batch axis."
-            if _close(db, da.mean(axis=0)):
+            if is_close(db, da.mean(axis=0)):
                 return "sum the bias gradient over the batch, do not average it."
-            if _close(db, dy.sum(axis=0)):
+            if is_close(db, dy.sum(axis=0)):
                 return "db needs tanh' too: db = (dy * (1 - F(x)**2)).sum(axis=0)."
             return "db = da.sum(axis=0) with da = dy * (1 - F(x)**2)."
         return None
 
-    check_cases(fn, cases, name="residual_backward", compare=_compare_tuple(("dx", "dW", "db")), hint=hint)
+    check_cases(fn, cases, name="residual_backward", compare=compare_tuple(("dx", "dW", "db")), hint=hint,
+                arg_names=("x", "W", "b", "dy"))
 
 
 # ------------------------------------------------------------------ one beam-search step
@@ -199,11 +179,6 @@ def check_beam_step(fn: Callable) -> None:
     ]
     cases = [(d, args, reference_beam_step(*args)) for d, args in inputs]
 
-    def compare(got, expected):
-        if not isinstance(got, (tuple, list)) or len(got) != 3:
-            return f"expected a tuple (scores, parents, tokens), got {type(got).__name__}"
-        return _compare_tuple(("scores", "parents", "tokens"))(got, expected)
-
     def hint(description, got, expected):
         if isinstance(got, Exception) or not isinstance(got, (tuple, list)) or len(got) != 3:
             return None
@@ -218,7 +193,7 @@ def check_beam_step(fn: Callable) -> None:
         if len(got_scores) == len(exp_scores) and triples == sorted(zip(exp_scores.round(9), exp_parents, exp_tokens)):
             return "the right candidates in the wrong order: return them best first (highest score first)."
         if len(got_scores) == len(exp_scores) and np.allclose(np.sort(got_scores), np.sort(exp_scores)):
-            if _close(got_parents, exp_tokens) and _close(got_tokens, exp_parents):
+            if is_close(got_parents, exp_tokens) and is_close(got_tokens, exp_parents):
                 return ("parents and tokens are swapped: a flat index i * V + w has parent i = index // V and "
                         "token w = index % V.")
             return "the scores are right but not the (parent, token) pairs: parent = index // V, token = index % V."
@@ -228,30 +203,32 @@ def check_beam_step(fn: Callable) -> None:
             order = np.argsort(-flat, kind="stable")[:beam_size]
             return flat[order]
 
-        if _close(got_scores, variant(next_log_probs)):
+        if is_close(got_scores, variant(next_log_probs)):
             return ("ranked by the next token's log-probability alone: a candidate's score is its hypothesis's "
                     "score plus log p(w), beam_scores[i] + next_log_probs[i, w].")
-        if _close(got_scores, variant(beam_scores[:, None] * next_log_probs)):
+        if is_close(got_scores, variant(beam_scores[:, None] * next_log_probs)):
             return "log-probabilities add (the probabilities multiply): beam_scores[i] + next_log_probs[i, w]."
         flat_all = (beam_scores[:, None] + next_log_probs).ravel()
-        if _close(got_scores, np.sort(flat_all)[:beam_size]) or _close(got_scores, np.sort(flat_all)[:beam_size][::-1]):
+        lowest = np.sort(flat_all)[:beam_size]
+        if is_close(got_scores, lowest) or is_close(got_scores, lowest[::-1]):
             return "these are the lowest scores; keep the highest (log-probabilities closer to 0 are better)."
         extended = beam_scores[:, None] + next_log_probs
-        if finished.any() and _close(got_scores, variant(extended)):
+        if finished.any() and is_close(got_scores, variant(extended)):
             return ("a finished hypothesis was extended like a live one: once it has produced </s> it is kept "
                     "as it is (score unchanged, token eos_id), not extended by another token.")
         no_finished = extended.copy()
         no_finished[finished] = -np.inf
-        if finished.any() and _close(got_scores, variant(no_finished)[np.isfinite(variant(no_finished))]):
+        if finished.any() and is_close(got_scores, variant(no_finished)[np.isfinite(variant(no_finished))]):
             return ("the finished hypothesis was dropped: a hypothesis that has ended still competes, with its "
                     "score unchanged; only better candidates may push it out of the beam.")
         per_row_best = (beam_scores[:, None] + next_log_probs).max(axis=1)
-        if k > 1 and _close(np.sort(got_scores)[::-1], np.sort(per_row_best)[::-1][:len(got_scores)]):
+        if k > 1 and is_close(np.sort(got_scores)[::-1], np.sort(per_row_best)[::-1][:len(got_scores)]):
             return ("one extension per hypothesis is not beam search: take the top beam_size over all "
                     "hypotheses x vocabulary together (flatten the (k, V) matrix); two may extend the same hypothesis.")
         return None
 
-    check_cases(fn, cases, name="beam_step", compare=compare, hint=hint)
+    check_cases(fn, cases, name="beam_step", compare=compare_tuple(("scores", "parents", "tokens")), hint=hint,
+                arg_names=("beam_scores", "finished", "next_log_probs", "beam_size", "eos_id"))
 
 
 # ------------------------------------------------------------------ length normalisation
@@ -286,11 +263,11 @@ def check_length_normalisation(fn: Callable) -> None:
         with np.errstate(divide="ignore", invalid="ignore"):  # alpha * n = 0 for alpha = 0
             candidates = _length_mistakes(lp, n, alpha)
         for value, message in candidates:
-            if value is not None and np.all(np.isfinite(value)) and _close(got, value):
+            if value is not None and np.all(np.isfinite(value)) and is_close(got, value):
                 return message
         return None
 
-    check_cases(fn, cases, name="length_normalisation", hint=hint)
+    check_cases(fn, cases, name="length_normalisation", hint=hint, arg_names=("log_probs", "lengths", "alpha"))
 
 
 def _length_mistakes(lp, n, alpha):
