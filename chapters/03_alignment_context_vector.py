@@ -433,11 +433,12 @@ fig.tight_layout();
 # %% [markdown]
 # Mostly, not exactly. Look at the rows the boxes do not explain. The two `-` rows, which no
 # source character produces, still have to put their weight somewhere (a softmax row sums to
-# 1): they look at characters near the field they follow (in `December` the letters `e` and
-# `m`). A month written with one digit has a `0` in the output that no source character holds;
-# that row looks at the character *after* the month (`월`, `.`), whose state has seen that the
-# month was one digit long. And some digit rows peak one character to the *right* of their
-# box. The cell below measures all of this over the whole test split.
+# 1): they put it near a field boundary or inside the next field (here on letters of
+# `December`, and on the space after `년` and the month's digit). A month written with one
+# digit has a `0` in the output that no source character holds; in the Korean date that row
+# looks at the character *after* the month (`월`), whose state has seen that the month was one
+# digit long. And some digit rows peak one character to the *right* of their box. The cell
+# below measures all of this over the whole test split.
 #
 # First the **attention mass on the right field**: for each year output character, the sum of
 # its weights over the source's year span, and likewise for month and day characters (the `-`
