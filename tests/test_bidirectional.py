@@ -210,36 +210,48 @@ def bidirectional_from_torch(module) -> Bidirectional:
 @pytest.mark.parametrize("bridge", ["linear", "sum", "backward"])
 def test_the_model_encoder_is_this_layer(cell, bridge):
     """utils.Seq2Seq(bidirectional=True): memory = the NumPy layer over the embedded source, and
-    the bridge combines the NumPy layer's final states as ModelConfig documents."""
+    the bridge combines the NumPy layer's final states as ModelConfig documents.
+
+    Read through the documented API only: ``model.encoder_layers`` (a forward pre-hook records
+    what the RNN reads, the embedded source) and ``model.encode`` (memory and the decoder's first
+    state); the linear bridge's weights are not read but recovered by least squares, which also
+    proves s_0 is tanh of an affine function of [fwd h_T ; bwd h_1]."""
     import utils
 
-    words = ["cite", "phones", "a", "cape"]
+    words = ["cite", "phones", "a", "cape", "cell", "ice", "pea", "hope", "ape", "tic", "once", "spice",
+             "nice", "place"]  # more rows than the linear bridge's 2 H_enc + 1 unknowns per output
     vocab = utils.Vocab.build(words)
     torch.manual_seed(0)
     encoder_size = 2 if bridge == "linear" else 4  # sum and backward need H_enc = H_dec
     config = utils.ModelConfig(cell=cell, embed_size=3, hidden_size=4, encoder_hidden_size=encoder_size,
                                bidirectional=True, bridge=bridge, attention="luong-general")
     model = utils.Seq2Seq(vocab, vocab, config).double().eval()
+    (rnn,) = model.encoder_layers
+    seen = []
+    hook = rnn.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
     src_ids, src_lengths = model.encode_sources(words)  # (batch, src_len), (batch,)
     with torch.no_grad():
-        memory, state = model.encode(src_ids, src_lengths)  # (batch, src_len, 2 H_enc)
-        embedded = model.encoder.embedding(src_ids).numpy()  # (batch, src_len, embed)
-    (rnn,) = model.encoder_layers
+        memory, state = model.encode(src_ids, src_lengths)  # (batch, src_len, 2 H_enc), the decoder's start
+    hook.remove()
+    embedded, _ = pad_packed_sequence(seen[0], batch_first=True, total_length=src_ids.shape[1])  # (batch, S, E)
     layer = bidirectional_from_torch(rnn)
     lengths = src_lengths.numpy()
-    hs = layer.forward(embedded, lengths)
+    hs = layer.forward(embedded.numpy(), lengths)  # (batch, src_len, 2 H_enc)
     np.testing.assert_allclose(memory.numpy(), hs, atol=1e-12)
     final = layer.final_states(hs, lengths)  # (batch, 2 H_enc): [forward h_T ; backward h_1]
     H = layer.hidden_size
     h0 = (state.rnn[0] if cell == "lstm" else state.rnn)[0].numpy()  # (batch, H_dec): the decoder's first h
     if bridge == "sum":
-        expected = final[:, :H] + final[:, H:]
+        np.testing.assert_allclose(h0, final[:, :H] + final[:, H:], atol=1e-12)
     elif bridge == "backward":
-        expected = final[:, H:]
+        np.testing.assert_allclose(h0, final[:, H:], atol=1e-12)
     else:
-        W = model.bridge.W_h
-        expected = np.tanh(final @ W.weight.detach().numpy().T + W.bias.detach().numpy())
-    np.testing.assert_allclose(h0, expected, atol=1e-12)
+        inputs = np.concatenate([final, np.ones((len(words), 1))], axis=1)  # (batch, 2 H_enc + 1)
+        fit, *_ = np.linalg.lstsq(inputs, np.arctanh(h0), rcond=None)  # (2 H_enc + 1, H_dec)
+        np.testing.assert_allclose(inputs @ fit, np.arctanh(h0), atol=1e-9)  # exactly affine, then tanh
+        kinds = 2 if cell == "lstm" else 1  # an LSTM's c_0 gets its own W_c (from the final cell states)
+        zeros = utils.Seq2Seq(vocab, vocab, config.replace(bridge="zeros"))
+        assert model.num_parameters() - zeros.num_parameters() == kinds * (2 * H + 1) * config.hidden_size
 
 
 # ------------------------------------------------------------------ chapter 06's claims on seeds 1 and 2
@@ -286,6 +298,21 @@ def test_sweep_as_written_bidirectional_lifts_the_long_end(seed):
     assert bidirectional[20] >= forward[20] + 0.15, (forward, bidirectional)
     assert np.mean([bidirectional[n] - forward[n] for n in (16, 18, 20)]) >= 0.12
     assert bidirectional[20] <= 0.75
+    # How the 20-letter outputs go wrong (the notebook's 200 fresh strings).
+    long_pairs = utils.make_task("reverse", 200, min_len=20, max_len=20, seed=2024)
+    wrong_letter, wrong_length = {}, {}
+    for name, model in models.items():
+        predictions = model.translate_batch([source for source, _ in long_pairs])
+        right = np.mean([p == t for p, (_, t) in zip(predictions, long_pairs)])
+        wrong_length[name] = np.mean([len(p) != len(t) for p, (_, t) in zip(predictions, long_pairs)])
+        wrong_letter[name] = 1 - right - wrong_length[name]
+    print(f"\nseed {seed} sweep at 20: {forward[20]:.2f} -> {bidirectional[20]:.2f}; wrong letter "
+          f"{wrong_letter['forward only']:.2f} -> {wrong_letter['bidirectional']:.2f}; wrong length "
+          f"{wrong_length['forward only']:.2f} -> {wrong_length['bidirectional']:.2f}")
+    assert wrong_letter["forward only"] > wrong_length["forward only"], (wrong_letter, wrong_length)
+    assert wrong_letter["bidirectional"] <= wrong_letter["forward only"] - 0.3, wrong_letter
+    assert wrong_length["bidirectional"] >= wrong_length["forward only"] + 0.05, wrong_length
+    assert wrong_length["bidirectional"] > wrong_letter["bidirectional"], (wrong_length, wrong_letter)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -314,18 +341,42 @@ def test_dates_attention_peaks_on_the_digit(seed):
                 by_locale.setdefault(example.locale, []).append(np.mean([weights[r, p] for r, p in pairs]))
         offsets[name], on_character[name], on_span[name] = np.array(values), by_locale, span_by_locale
     forward, bidirectional = offsets["forward only"], offsets["bidirectional"]
+    assert np.mean(forward == 0) >= 0.5
+    assert np.mean(forward == 1) <= np.mean(forward == 0) / 2
     assert np.mean(forward < 0) <= 0.05
     assert np.mean(forward > 0) >= 0.15 and forward.mean() >= 0.2
     assert np.mean(bidirectional == 0) >= 0.85
     assert np.mean(bidirectional == 0) >= np.mean(forward == 0) + 0.08
     assert abs(bidirectional.mean()) <= 0.15
+    far_right = {name: [(i, row) for i in both_right for row, position in true_characters(examples[i])
+                        if int(decoded[name][i][1][row].argmax()) - position >= 2] for name in ENCODERS}
+    on_last = np.mean([int(decoded["forward only"][i][1][row].argmax()) == len(examples[i].source) - 1
+                       for i, row in far_right["forward only"]])
+    assert len(far_right["forward only"]) >= 2 * len(far_right["bidirectional"]), {k: len(v) for k, v in
+                                                                                    far_right.items()}
+    assert on_last >= 0.2, on_last
     for locale in on_character["forward only"]:
         assert (np.mean(on_character["bidirectional"][locale])
                 >= np.mean(on_character["forward only"][locale]) + 0.05), locale
     gain = {measure: np.mean([np.mean(by["bidirectional"][loc]) - np.mean(by["forward only"][loc])
                               for loc in by["forward only"]])
             for measure, by in (("character", on_character), ("field", on_span))}
-    assert gain["field"] < gain["character"], gain
+    print(f"\nseed {seed} dates: exact {accuracy['forward only']:.3f} -> {accuracy['bidirectional']:.3f}; "
+          f"offset 0 {np.mean(forward == 0):.3f} -> {np.mean(bidirectional == 0):.3f}, >0 {np.mean(forward > 0):.3f}, "
+          f"<0 {np.mean(forward < 0):.3f}, mean {forward.mean():+.2f} -> {bidirectional.mean():+.2f}; far "
+          f"{len(far_right['forward only'])} vs {len(far_right['bidirectional'])}, on last {on_last:.2f}; "
+          f"gain character {gain['character']:+.3f} field {gain['field']:+.3f}")
+    assert 0 < gain["field"] < gain["character"], gain
+    inside = []
+    for i in both_right:
+        example, weights = examples[i], decoded["forward only"][i][1]
+        for row, position in true_characters(example):
+            peak = int(weights[row].argmax())
+            if peak > position:
+                start, end = next(example.spans[f] for f, rows in FIELD_ROWS.items() if row in rows)
+                inside.append(start <= peak < end)
+    print(f"seed {seed} inside own field {np.mean(inside):.2f}")
+    assert np.mean(inside) >= 0.6, np.mean(inside)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -343,5 +394,7 @@ def test_g2p_bidirectional_makes_fewer_phoneme_errors(seed):
         scores[name] = (errors / sum(len(t.split()) for _, t in test),
                         np.mean([p == t for p, (_, t) in zip(predictions, test)]))
     (per_forward, accuracy_forward), (per_bidirectional, accuracy_bidirectional) = scores.values()
+    print(f"\nseed {seed} g2p: PER {per_forward:.3f} -> {per_bidirectional:.3f}, word accuracy "
+          f"{accuracy_forward:.3f} -> {accuracy_bidirectional:.3f}")
     assert per_bidirectional <= per_forward - 0.03, scores
     assert accuracy_bidirectional >= accuracy_forward + 0.04, scores

@@ -19,17 +19,9 @@ import numpy as np
 
 from ..scratch.bidirectional import Bidirectional, length_mask, reverse_within_lengths
 from ..scratch.rnn import GRU, LSTM
-from .core import CheckFailed, check_cases, compare_arrays
+from .core import ReaderFunction, as_array, check_cases, compare_arrays, is_close
 
 __all__ = ["check_bidirectional_backward", "check_reverse_within_lengths"]
-
-
-def _close(got, expected) -> bool:
-    try:
-        got = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        return False
-    return got.shape == np.shape(expected) and bool(np.allclose(got, expected, atol=1e-6, rtol=1e-6))
 
 
 def _reverse_first(x: np.ndarray, lengths) -> np.ndarray:
@@ -61,46 +53,37 @@ def check_reverse_within_lengths(fn: Callable) -> None:
     ]
     cases = [(d, args, reverse_within_lengths(*args)) for d, args in inputs]
 
-    def guarded(x, lengths):
-        before = np.array(x, copy=True)
-        got = fn(x, lengths)
-        if not np.array_equal(x, before):
-            raise CheckFailed("your function changed x in place; return a new array "
-                              "(e.g. start from x.copy()) so the caller's batch is untouched")
-        return got
+    # ReaderFunction passes copies and names an input the function changed in place ("x").
+    run = ReaderFunction(fn, "reverse_within_lengths", ("x", "lengths"))
 
     def hint(description, got, expected):
         x, lengths = dict(inputs)[description]
-        if isinstance(got, Exception):
-            return None
-        try:
-            got_arr = np.asarray(got, dtype=float)
-        except (TypeError, ValueError):
-            return "return an array of x's shape."
-        if got_arr.shape != x.shape:
-            return f"the output has x's shape {x.shape}: reverse the order of the steps, do not drop or add any."
+        got_arr = as_array(got, x.shape)
+        if got_arr is None:  # not an array of x's shape (or not finite): the comparison says which
+            return (f"the output has x's shape {x.shape}: reverse the order of the steps, do not drop or add any."
+                    if np.shape(got) != x.shape else None)
         padding = ~length_mask(lengths, x.shape[1])  # (batch, T)
-        if _close(got_arr, x):
+        if is_close(got_arr, x):
             return ("you returned x unchanged: reverse each row's first lengths[b] steps, along time (axis 1)"
                     + (" (reversing the batch axis, of size 1 here, changes nothing)." if x.shape[0] == 1 else "."))
-        if _close(got_arr, x[:, ::-1]):
+        if is_close(got_arr, x[:, ::-1]):
             return ("you reversed the whole padded row, so the padding moved to the front: the backward RNN "
                     "would read the pads first. Reverse only x[b, :lengths[b]] and leave the padding after it.")
-        if x.shape[0] > 1 and _close(got_arr, x[::-1]):
+        if x.shape[0] > 1 and is_close(got_arr, x[::-1]):
             return "you reversed the batch axis (axis 0); the steps are axis 1."
-        if x.ndim == 3 and _close(got_arr, expected[:, :, ::-1] * ~padding[:, :, None] + x * padding[:, :, None]):
+        if x.ndim == 3 and is_close(got_arr, expected[:, :, ::-1] * ~padding[:, :, None] + x * padding[:, :, None]):
             return ("the feature vectors came out reversed too: reverse along time only (np.flip without an "
                     "axis, or x[b, :n][::-1, ::-1], flips every axis). Use x[b, :n][::-1].")
         for shift in (-1, 1):
-            if _close(got_arr, _reverse_first(x, lengths + shift)):
+            if is_close(got_arr, _reverse_first(x, lengths + shift)):
                 return (f"off by one: you reversed the first lengths[b] {'-' if shift < 0 else '+'} 1 steps. "
                         "Row b has lengths[b] real steps, at positions 0 .. lengths[b] - 1.")
-        if padding.any() and _close(np.where(padding, 0, got_arr), np.where(padding, 0, expected)):
+        if padding.any() and is_close(np.where(padding, 0, got_arr), np.where(padding, 0, expected)):
             return ("the real steps are right but the padding changed: leave out[b, t] = x[b, t] for "
                     "t >= lengths[b] (do not zero it or move it).")
         return None
 
-    check_cases(guarded, cases, name="reverse_within_lengths", hint=hint)
+    check_cases(run, cases, name="reverse_within_lengths", hint=hint)
 
 
 # ------------------------------------------------------------------ the wrapper's backward
@@ -183,21 +166,17 @@ def check_bidirectional_backward(fn: Callable) -> None:
         dx = reference.backward(dh)
         return dx, {k: v.copy() for k, v in reference.grads.items()}
 
-    def run(description):
-        def call(dh, lengths):
-            forward_layer, backward_layer = (copy.deepcopy(layer) for layer in layers[description])
-            try:
-                dx = fn(dh.copy(), lengths.copy(), forward_layer, backward_layer)
-            except ValueError as err:
-                if "dh must have shape" not in str(err):
-                    raise
-                raise CheckFailed(f"bidirectional_backward: case '{description}': a layer's backward refused "
-                                  f"its gradient ({err})\n  hint: each layer's backward takes the gradient of "
-                                  "its own states, (batch, T, H): one half of dh.") from err
-            grads = {**{f"forward.{k}": v for k, v in forward_layer.grads.items()},
-                     **{f"backward.{k}": v for k, v in backward_layer.grads.items()}}
-            return dx, grads
-        return call
+    def call(dh, lengths, layer_pair):
+        """The reader's fn on (copies of) one case's layers; returns dx and the grads it left in them."""
+        forward_layer, backward_layer = layer_pair
+        dx = fn(dh, lengths, forward_layer, backward_layer)
+        grads = {**{f"forward.{k}": v for k, v in forward_layer.grads.items()},
+                 **{f"backward.{k}": v for k, v in backward_layer.grads.items()}}
+        return dx, grads
+
+    # ReaderFunction gives every call fresh copies of dh, lengths and the two layers, names an input
+    # changed in place, and holds the whole check to one time budget.
+    run = ReaderFunction(call, "bidirectional_backward", ("dh", "lengths", "layers"))
 
     def compare(got, expected):
         dx, grads = got
@@ -205,24 +184,25 @@ def check_bidirectional_backward(fn: Callable) -> None:
         if problem:
             return f"dx: {problem}"
         for name, value in expected[1].items():
-            if not np.allclose(grads[name], value, atol=1e-6, rtol=1e-6):
+            if not is_close(grads[name], value):
                 return (f"dx is right but grads[{name!r}] is not: did you call each layer's backward exactly "
                         "once, with the gradient of its own states?")
         return None
 
     def hint(description, got, expected):
-        if isinstance(got, Exception):
-            return None
         dh, lengths = dict(inputs)[description]
         forward_layer, backward_layer = layers[description]
-        dx = got[0]
         for mistake, message in _MISTAKES.items():
-            if _close(dx, _bidirectional_backward(dh, lengths, forward_layer, backward_layer, mistake)):
+            if is_close(got[0], _bidirectional_backward(dh, lengths, forward_layer, backward_layer, mistake)):
                 return message
         return None
 
-    for description, (dh, lengths) in inputs:
-        expected = expected_for(dh, lengths, *layers[description])
-        check_cases(run(description), [(description, (dh, lengths), expected)], name="bidirectional_backward",
-                    compare=compare, hint=hint, quiet=True)
-    print(f"✓ bidirectional_backward: all {len(inputs)} cases pass")
+    def error_hint(description, error):
+        if isinstance(error, ValueError) and "dh must have shape" in str(error):
+            return ("a layer's backward refused its gradient: each layer's backward takes the gradient of "
+                    "its own states, (batch, T, H): one half of dh.")
+        return None
+
+    cases = [(description, (dh, lengths, layers[description]), expected_for(dh, lengths, *layers[description]))
+             for description, (dh, lengths) in inputs]
+    check_cases(run, cases, name="bidirectional_backward", compare=compare, hint=hint, error_hint=error_hint)
