@@ -1026,11 +1026,8 @@ def attention_weight_backward(hs, s, a, da):
 utils.check_attention_weight_backward(attention_weight_backward)
 
 # %% [markdown]
-# Here is the course's own code for the two backward passes, to compare with yours:
-
-# %%
-print(inspect.getsource(utils.scratch.WeightedSum.backward))
-print(inspect.getsource(utils.scratch.AttentionWeight.backward))
+# To compare with the course's own code, open `utils/scratch/attention.py`: `WeightedSum.backward`
+# and `AttentionWeight.backward` (it is not printed here, so that an exercise copy never shows it).
 
 # %% [markdown]
 # **Exercise 4 (open).** Sharpen the softmax with a temperature, $a = \mathrm{softmax}(e / \tau)$,

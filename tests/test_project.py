@@ -196,7 +196,7 @@ def _normalised(text):
 
 
 # Chapter 03 prints the reference backward passes with inspect.getsource; its owner removes that.
-_SPOILER_KNOWN = {"03_alignment_context_vector.ipynb"}
+_SPOILER_KNOWN: set[str] = set()  # notebooks known to leak (strict xfail): none since chapter 03 stopped printing
 
 
 @pytest.mark.parametrize("notebook", [
