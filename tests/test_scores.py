@@ -300,6 +300,8 @@ def test_chapter_04_claims_hold_on_seeds_1_and_2(seed):
         exec(compile(_chapter_cell(marker), str(CHAPTER), "exec"), namespace)  # noqa: S102  the chapter's own code
     utils.setup(seed=seed)
     table, date_models = namespace["side_by_side"](seed, progress=False)
+    for name, row in table.items():  # shown with `pytest -s`: the numbers of the chapter's closing note
+        print(f"seed {seed} {name:24s} " + " ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "parameters"))
     namespace["check_claims"](table)
     namespace["check_scaling"](date_models, verbose=False)
 

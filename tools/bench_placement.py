@@ -10,7 +10,7 @@ Where attention sits decides the speed: Bahdanau's query is the previous decoder
 context enters the RNN step, so the decoder runs one step after another even under teacher
 forcing; Luong's decoder without input feeding runs its RNN over all steps in one call and
 attends in one batched product. ``luong-concat`` has Bahdanau's additive score, so
-``bahdanau / luong-concat`` changes the placement only; ``luong-general + input feeding`` shows
+``bahdanau / luong-concat`` changes the placement only; ``luong-general + feeding`` (input feeding) shows
 that input feeding brings the step loop back.
 
 Prints one line per variant (median ms per step, the ratio to Bahdanau) and exits with status
@@ -40,7 +40,7 @@ def variants() -> dict:
         "luong-concat": "luong-concat",
         "luong-dot": "luong-dot",
         "luong-general": "luong-general",
-        "luong-general + input feeding": dataclasses.replace(ATTENTION_PRESETS["luong-general"], input_feeding=True),
+        "luong-general + feeding": dataclasses.replace(ATTENTION_PRESETS["luong-general"], input_feeding=True),
     }
 
 

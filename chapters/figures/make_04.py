@@ -64,10 +64,11 @@ class Drawing:
         (HERE / name).write_text("\n".join(self.parts + ["</svg>"]) + "\n", encoding="utf-8")
 
 
-def encoder_strip(d: Drawing, x, y, label="encoder states h_1 .. h_S"):
-    """The encoder states as a row of small boxes, shape (batch, S, D_enc)."""
-    for j in range(6):
-        d.box(x + j * 38, y, 32, 30, "e", f"h{j + 1}" if j < 5 else "h_S")
+def encoder_strip(d: Drawing, x, y, label="encoder states h_0 .. h_{S-1}"):
+    """The encoder states as a row of small boxes, shape (batch, S, D_enc); 0-based, as in the code."""
+    for j in range(5):
+        d.box(x + j * 38, y, 32, 30, "e", f"h{j}")
+    d.box(x + 5 * 38, y, 48, 30, "e", "h_S-1")
     d.text(x, y + 48, f"{label}: (batch, S, D_enc)", "e", size=12)
 
 
