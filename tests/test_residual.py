@@ -189,17 +189,19 @@ def _chapter_cell(defining: str) -> dict:
 def test_deep_plain_stacks_train_worse_and_residual_ones_do_not(seed):
     """Section 5's claims (the notebook asserts seed 0) on seeds 1 and 2, with the chapter's own train_and_record."""
     train_and_record = _chapter_cell("train_and_record")["train_and_record"]
-    keys = ((1, False), (2, False), (4, False), (8, False), (8, True))
+    keys = ((1, False), (2, False), (4, False), (8, False), (2, True), (4, True), (8, True))
     runs = {key: train_and_record(*key, seed=seed, progress=False) for key in keys}
     exact = {key: history.metric[-1] for key, (history, _, _) in runs.items()}
     loss = {key: history.loss[-1] for key, (history, _, _) in runs.items()}
     norms = {key: n for key, (_, n, _) in runs.items()}
-    assert exact[(8, False)] <= 0.05 and exact[(4, False)] <= 0.05 and loss[(8, False)] > 2.0
+    assert exact[(8, False)] <= 0.05 and exact[(4, False)] <= 0.05
+    assert loss[(8, False)] > 2.0 and loss[(4, False)] > 2.0
     assert exact[(1, False)] >= 0.4
     assert 0.2 <= exact[(2, False)] < exact[(1, False)]
     init_plain_8 = norms[(8, False)][0]
     assert 2.5 < (init_plain_8[-1] / init_plain_8[0]) ** (1 / 7) < 8
-    assert exact[(8, True)] >= exact[(1, False)] - 0.05 and loss[(8, True)] < loss[(1, False)]
+    for layers in (2, 4, 8):  # every residual stack: as good as one layer or better
+        assert exact[(layers, True)] >= exact[(1, False)] - 0.05 and loss[(layers, True)] < loss[(1, False)]
     assert norms[(8, False)][0][0] / norms[(8, False)][0][-1] < 1e-2
     assert np.all(norms[(8, False)][:, 0] / norms[(8, False)][:, -1] < 0.05)
     assert np.all(norms[(8, True)].min(axis=1) / norms[(8, True)][:, -1] > 0.5)
