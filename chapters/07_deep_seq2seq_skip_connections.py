@@ -302,7 +302,7 @@ def train_and_record(layers, residual, seed=0, progress=True):
                         utils.nn.make_batches(model, sweep_train, SWEEP["batch_size"], seed),
                         epochs=SWEEP["epochs"], clip=1.0, evaluate=evaluate, metric_name="valid exact",
                         desc=f"{layers} layer{'s' if layers > 1 else ''}, {'residual' if residual else 'plain'}",
-                        progress_bar=progress, verbose=progress)
+                        progress=progress, verbose=progress)
     return history, np.array(norms), initial_exact
 
 

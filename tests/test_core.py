@@ -271,7 +271,7 @@ def test_fit_clips_gradients():
             return super().step(closure)
 
     utils.fit(model, Spy(model.parameters(), lr=1e-3), lambda m, b: 1e4 * loss_fn(m, b), batches,
-              epochs=1, clip=0.5, progress_bar=False, verbose=False)
+              epochs=1, clip=0.5, progress=False, verbose=False)
     assert max(seen) <= 0.5 + 1e-5
 
 
@@ -284,16 +284,16 @@ def test_fit_callable_batches_and_errors():
         epochs_seen.append(epoch)
         return batches
 
-    utils.fit(model, opt, loss_fn, per_epoch, epochs=3, progress_bar=False, verbose=False)
+    utils.fit(model, opt, loss_fn, per_epoch, epochs=3, progress=False, verbose=False)
     assert epochs_seen == [0, 1, 2]
     with pytest.raises(ValueError, match="target needs an evaluate"):
         utils.fit(model, opt, loss_fn, batches, epochs=1, target=0.9)
     with pytest.raises(ValueError, match="epochs"):
         utils.fit(model, opt, loss_fn, batches, epochs=0)
     with pytest.raises(ValueError, match="no batches"):
-        utils.fit(model, opt, loss_fn, [], epochs=1, progress_bar=False)
+        utils.fit(model, opt, loss_fn, [], epochs=1, progress=False)
     with pytest.raises(FloatingPointError, match="loss became nan"):
-        utils.fit(model, opt, lambda m, b: loss_fn(m, b) * float("nan"), batches, epochs=1, progress_bar=False)
+        utils.fit(model, opt, lambda m, b: loss_fn(m, b) * float("nan"), batches, epochs=1, progress=False)
 
 
 @pytest.mark.parametrize(

@@ -376,10 +376,10 @@ def test_fit_refuses_non_finite_settings_and_stops_on_nan_parameters():
     batches = [model.make_batch(TRAIN[:8])]
     with pytest.raises(ValueError, match="clip must be a finite number"):
         utils.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), lambda m, b: m.loss(b), batches, epochs=1,
-                  clip=float("nan"), progress_bar=False, verbose=False)
+                  clip=float("nan"), progress=False, verbose=False)
     with pytest.raises(ValueError, match="lr must be a finite number"):
         utils.fit(model, torch.optim.SGD(model.parameters(), lr=math.inf), lambda m, b: m.loss(b), batches,
-                  epochs=1, progress_bar=False, verbose=False)
+                  epochs=1, progress=False, verbose=False)
 
     def poisoned(m, batch):  # a loss whose step leaves a NaN in the weights
         with torch.no_grad():
@@ -388,8 +388,8 @@ def test_fit_refuses_non_finite_settings_and_stops_on_nan_parameters():
 
     with pytest.raises(FloatingPointError, match=r"after epoch 1 the parameters .* hold NaN or inf.*learning rate"):
         utils.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), poisoned, batches, epochs=2,
-                  progress_bar=False, verbose=False)
+                  progress=False, verbose=False)
     model = _model(attention="dot")
     with pytest.raises(FloatingPointError, match="evaluate returned nan"):
         utils.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), lambda m, b: m.loss(b), batches, epochs=1,
-                  evaluate=lambda m: float("nan"), progress_bar=False, verbose=False)
+                  evaluate=lambda m: float("nan"), progress=False, verbose=False)

@@ -22,9 +22,9 @@ from typing import Any, Callable, Iterable
 import torch
 from tqdm.std import tqdm as _tqdm_text
 
-from .validate import finite_float, positive_float, positive_int
+from .validate import boolean, finite_float, positive_float, positive_int
 
-__all__ = ["fit", "History", "progress"]
+__all__ = ["fit", "History", "progress_bar"]
 
 
 @dataclass
@@ -51,7 +51,7 @@ class History:
         return text
 
 
-def progress(iterable: Iterable | None = None, total: int | None = None, desc: str = "", enable: bool = True):
+def progress_bar(iterable: Iterable | None = None, total: int | None = None, desc: str = "", enable: bool = True):
     """A tqdm bar whose printed text is deterministic.
 
     No elapsed time, rate or ETA in the text and redraws driven by counts, not the clock, so
@@ -90,7 +90,7 @@ def fit(
     metric_name: str = "metric",
     scheduler: Any = None,
     desc: str = "train",
-    progress_bar: bool = True,
+    progress: bool = True,
     verbose: bool = True,
 ) -> History:
     """Train ``model`` for up to ``epochs`` epochs and return its :class:`History`.
@@ -103,7 +103,8 @@ def fit(
     evaluate(model) -> float, run after each epoch in eval mode under ``torch.no_grad()``.
     target: stop as soon as the metric is >= target (needs ``evaluate``).
     scheduler: a ``torch.optim.lr_scheduler`` stepped once at the end of every epoch (or None).
-    Prints one summary line at the end when ``verbose``.
+    progress: show the progress bar (the name train_seq2seq uses too). Prints one summary line
+    at the end when ``verbose``.
     """
     epochs = positive_int("epochs", epochs)
     if target is not None:
@@ -119,7 +120,7 @@ def fit(
     # Flush what was printed before the bar (stdout) and, below, the bar itself (stderr), so a
     # notebook receives the two streams in the same order on every run (strict nbval).
     sys.stdout.flush()
-    bar = progress(total=epochs, desc=desc, enable=progress_bar)
+    bar = progress_bar(total=epochs, desc=desc, enable=boolean("progress", progress))
     try:
         for epoch in range(epochs):
             model.train()

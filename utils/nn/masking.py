@@ -231,7 +231,7 @@ def train_next_char_model(texts: Sequence[str], *, causal: bool, epochs: int = 6
     batches = _batches(len(texts), batch_size, seed)
     model.history = fit(model, optimizer, lambda m, rows: next_char_loss(m, ids[rows]),
                         lambda epoch: batches(epoch), epochs=epochs,
-                        desc=f"{'causal' if causal else 'no mask'}", progress_bar=progress, verbose=verbose)
+                        desc=f"{'causal' if causal else 'no mask'}", progress=progress, verbose=verbose)
     return model
 
 
@@ -333,7 +333,7 @@ def train_masked_char_model(words: Sequence[str], *, mask_prob: float = 0.8, ran
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_LABEL)
 
     model.history = fit(model, optimizer, loss_fn, lambda epoch: batches(epoch), epochs=epochs,
-                        desc=f"MLM {mask_prob:.0%} mask", progress_bar=progress, verbose=verbose)
+                        desc=f"MLM {mask_prob:.0%} mask", progress=progress, verbose=verbose)
     return model
 
 

@@ -145,6 +145,6 @@ def train_seq2seq(
         epochs=train_config.epochs, clip=train_config.clip, evaluate=evaluate, target=target,
         metric_name="valid exact", scheduler=scheduler,
         desc=desc or f"seq2seq ({_describe(attention)})",
-        progress_bar=progress, verbose=verbose,
+        progress=progress, verbose=verbose,
     )
     return net
