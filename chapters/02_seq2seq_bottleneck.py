@@ -620,18 +620,19 @@ assert min(by_position_forced[0], by_position_forced[-1]) >= middle + 0.1  # U-s
 #
 # * The encoder-decoder is four small layers: embedding, LSTM, affine, softmax-with-loss that
 #   ignores pads. Built in NumPy with hand-written backward passes, it passed the gradient
-#   check (relative error below $10^{-6}$), learnt to reverse short strings in a second or
-#   two, and equalled `utils.Seq2Seq` given the same weights: loss, logits and gradients to
+#   check (relative error below $10^{-6}$), learnt to reverse short strings in a few seconds
+#   (1,000 steps), and equalled `utils.Seq2Seq` given the same weights: loss, logits and gradients to
 #   $10^{-10}$. `utils` is that model, batched and in torch.
 # * On one stated budget (4,000 pairs, 750 steps), exact match on the reverse task fell from
 #   about 1 to 0 as the source grew from 2 to 20 letters, for hidden 16, 64 and 256 alike.
 #   A bigger state delayed the fall (half-accuracy length about 4, 8 and 10 letters) with
 #   diminishing returns, partly because it learns faster (Exercise 5: hidden 64 trained three
 #   times as long gets about as far as hidden 256); a peeky decoder, which reads $c$ at every
-#   step, did no better. The limit is what one vector can be trained to keep over a long
-#   gradient path, not the decoder forgetting it.
-# * Reversing the source, Sutskever's trick, helped the plain model, without removing the
-#   limit.
+#   step, did no better. What limits these models is what one vector can be trained to keep
+#   (its learning signal travels a path about twice the source long; chapter 03 measures
+#   it), not the decoder forgetting the vector.
+# * Reversing the source, Sutskever's trick, moved the plain model's fall about two letters
+#   later, without removing it.
 # * Exact match was identical with and without teacher forcing. The model's own first mistakes
 #   were mostly swaps of two neighbouring letters; but given one wrong letter in an otherwise
 #   true prefix, the same model on the same strings and positions got the next letter wrong
