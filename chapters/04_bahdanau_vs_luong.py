@@ -309,13 +309,12 @@ assert step_seconds["luong-general + feeding"] > step_seconds["luong-general"]
 
 # %% [markdown]
 # Bahdanau's decoder and input feeding are slower per training step than Luong's decoder
-# without input feeding, at the same sizes (asserted). How much slower depends on the number
-# of target steps: dates have 11, and the encoder (one `nn.LSTM` call in every variant) is a
-# large share of the work. `python -m tools.bench_placement` (part of `make bench`) measures the
-# same on a long synthetic task (copy, 41 decoder steps, hidden 64) and requires Bahdanau to be at
-# least 3 times slower than `luong-general`. It also prints Bahdanau against `luong-concat`: the same additive score, the
-# placement alone; that ratio is smaller, because the additive score costs a $\tanh$ over a
-# `(B, T, S, A)` array whichever way it is placed.
+# without input feeding, at the same sizes (asserted). How much slower should depend on the
+# number of target steps, since only the stepping decoders pay per step; dates have 11.
+# `python -m tools.bench_placement` (part of `make bench`) measures the same on a long synthetic
+# task (copy, 41 decoder steps, hidden 64) and requires Bahdanau to be at least 3 times slower
+# than `luong-general`. It also times `luong-concat`, Luong's placement with Bahdanau's additive
+# score; Exercise 4 asks you to predict both numbers before you run it.
 #
 # ## 6. The scaled dot product: why divide by $\sqrt{d}$
 #
@@ -666,9 +665,9 @@ assert table["local-m"]["copy 16"] == max(row["copy 16"] for row in table.values
 # **Why did scaling hurt?** Section 6's argument assumed query and key entries of variance 1,
 # where $q \cdot k$ has a standard deviation of $\sqrt{d}$ and dividing by it keeps the softmax out
 # of saturation. An LSTM's states are squashed by $\tanh$ and gated, and a freshly initialised one
-# holds small numbers. Here are the mean squared entries of the encoder and decoder states of the
-# trained `luong-dot` model on 200 test dates, and how peaked each model's attention is
-# (the mean, over output steps, of the largest weight):
+# holds small numbers. Here are the mean squared entries of the encoder states $h_j$ and decoder
+# states $s_t$ of the trained `luong-dot` and `scaled-dot` models on 200 test dates, and how peaked
+# each model's attention is (the mean, over output steps, of the largest weight):
 
 # %%
 # Why scaling hurt (tests/test_scores.py runs this cell on seeds 1 and 2 too).
@@ -807,8 +806,10 @@ assert min(year_mass[name] for name in ("bahdanau", "luong-dot", "luong-general"
 # `python -m tools.bench_placement` (copy, 41 decoder steps, hidden 64) measured 5.0 times, above the
 # goal of 3, with `bahdanau / luong-concat` at 1.0 (one run, on 2 cores shared with other jobs).
 #
-# Run time: `make notebooks` took 109 s wall on a 2-core machine shared with other jobs; the
-# notebook's CPU time is about 43 s (one thread), most of it the 16 trainings of Section 8.
+# Run time: `make notebooks` took between 72 s and 109 s wall on a 2-core machine shared with
+# other jobs; the notebook's CPU time is 41 to 43 s (one thread), most of it the 16 trainings of
+# Section 8 (Bahdanau's and input feeding's stepping decoders are about 3 times slower to train
+# than the others).
 #
 # ## Exercises
 #
