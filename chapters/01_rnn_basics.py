@@ -153,15 +153,16 @@ assert np.allclose(output.detach().numpy(), hs, atol=1e-12)
 # \delta_t$ for a fixed random $\delta$, and reports the **relative error**
 # $\lVert g_\text{analytic} - g_\text{numeric}\rVert / (\lVert g_\text{analytic}\rVert +
 # \lVert g_\text{numeric}\rVert)$. In float64 a correct gradient gives a small error, set by
-# the central difference's $O(\varepsilon^2)$ truncation and rounding: every error printed in this chapter lies between
-# $10^{-11}$ and $10^{-7}$. A wrong gradient gives $10^{-2}$ or more. The course's pass mark is
+# the central difference's $O(\varepsilon^2)$ truncation and rounding: every correct backward
+# pass checked in this chapter scores below $10^{-7}$ (each cell asserts it; most print about
+# $10^{-10}$ to $10^{-8}$). A wrong gradient gives $10^{-2}$ or more. The course's pass mark is
 # $10^{-6}$.
 
 # %%
 errors = utils.scratch.check_layer(utils.scratch.RNN(D, H, rng=2), x)
 for name, err in errors.items():
     print(f"{name:6s} relative error {err:.0e}")
-assert max(errors.values()) < 1e-7  # the pass mark is 1e-6; this is the range the text states
+assert max(errors.values()) < 1e-7  # the pass mark is 1e-6; the text states this bound
 
 # %% [markdown]
 # A check that never fails proves nothing, so here is one that must. This backward pass
@@ -174,9 +175,12 @@ class RNNWithoutRecurrentGradient(utils.scratch.RNN):
     """A deliberately broken BPTT: delta h_t = dL/dh_t only, missing + W_h^T delta a_{t+1}."""
 
     def backward(self, dh):
-        dh = self._check_dh(dh)  # (batch, T, H)
         x, hs = self.cache["x"], self.cache["hs"]  # hs[:, t + 1] is h_t, hs[:, 0] is h_0
-        self._zero_grads()
+        dh = np.asarray(dh, dtype=float)  # (batch, T, H): check_layer passes every step's gradient
+        if dh.shape != hs[:, 1:].shape:
+            raise ValueError(f"this broken backward handles only dh of shape (batch, T, H), got {dh.shape}")
+        for grad in self.grads.values():
+            grad[...] = 0.0  # the gradients are sums over t, accumulated below
         dx = np.empty_like(x)  # (batch, T, D)
         for t in reversed(range(x.shape[1])):
             da = dh[:, t] * (1.0 - hs[:, t + 1] ** 2)  # (batch, H); the dropped term: + dh_next
@@ -517,10 +521,18 @@ def math_label(name):
     return name
 
 
+def legend_label(name, init):
+    """A curve's legend entry in both figures: '(torch init)' added where that is how it started."""
+    if init == "torch init" and "torch init" not in name:
+        name = f"{name} (torch init)"
+    return math_label(name)
+
+
 fig, ax = plt.subplots(figsize=(7.5, 4.5))
 for name, curve in curves.items():
     model, init = curve_kinds[name]
-    ax.semilogy(np.arange(T_lag), curve, color=MODEL_COLORS[model], ls=INIT_LINESTYLES[init], label=math_label(name))
+    ax.semilogy(np.arange(T_lag), curve, color=MODEL_COLORS[model], ls=INIT_LINESTYLES[init],
+                label=legend_label(name, init))
 ax.set_xlabel(r"lag $k$ (steps between the input $x_{T-k}$ and the last state $h_T$)")
 ax.set_ylabel(r"$\|\partial L / \partial x_{T-k}\|$, relative to $k = 0$")
 ax.set_title(r"How far back does the gradient from $h_T$ reach, and when does it explode?")
@@ -544,6 +556,7 @@ assert np.linalg.norm(rnn_default.params["W_h"], 2) > 1  # ... although ||W_h|| 
 assert 0.5 < spectral_radius(rnn_default.params["W_h"]) < 0.75  # torch's init: rho about 0.6
 assert curves["LSTM (torch init)"][k] < 1e-5 and curves["GRU (torch init)"][k] < 1e-5
 assert curves["LSTM, b_f = +3"][k] > 1e-2 and curves["GRU, b_z = +3"][k] > 1e-2
+assert curves["LSTM, b_f = +3"].min() > 0.1  # not a clean exponential: never below a tenth up to k = 60
 assert gated_over_rnn > 1e6  # more than a million times the RNN's
 assert curves["RNN, rho(W_h) = 1.2"][k] > 100 and largest_state < 0.5  # explodes, tanh unsaturated
 for name, layer in rnns.items():  # the gradient changes by about rho(W_h) per step
@@ -571,7 +584,11 @@ assert at_lag_20["LSTM (torch init)"] < 1e-3 and at_lag_20["GRU (torch init)"] <
 #   above 1: a norm above 1 allows an explosion, it does not cause one.
 # * With the keep-gate open the gradient still reaches 40 steps back at more than 1% of its
 #   size: more than a million times the RNN's (the printed ratio). The bias of $+3$ is only
-#   where training starts; section 8 trains from there.
+#   where training starts; section 8 trains from there. The LSTM's curve is not a clean
+#   exponential: it dips over the first 20 or so lags and rises again towards $k = 60$.
+#   We do not analyse that shape here (an untrained cell whose state starts at $c_0 = 0$ is
+#   not in the same regime at every step); what matters is its floor: it never falls below
+#   a tenth of its value at $k = 0$ (asserted).
 # * Scaled to $\rho(W_h) = 1.2$, with small states, the vanilla RNN's gradient **explodes**
 #   instead: it grows by about 1.2 per step and is more than 100 times larger at $k = 40$ than
 #   at $k = 0$ ($1.2^{40} \approx 1500$ in the purely linear limit): the gradient from $h_T$
@@ -694,13 +711,13 @@ for name, (model, history) in runs.items():
     cell, init = RUNS[name]
     steps = 25 * np.arange(1, history.epochs + 1)
     ax.plot(steps, history.metric, color=MODEL_COLORS[cell], ls=INIT_LINESTYLES[init], marker="o", ms=2.5,
-            label=math_label(name))
+            label=legend_label(name, init))
 ax.axhline(1 / N_SYMBOLS, color="grey", lw=0.8, label="chance (1/16)")
 ax.set_ylim(0, 1.02)
 ax.set_xlabel("training steps (batches of 64)")
 ax.set_ylabel("held-out accuracy")
 ax.set_title(f"Recall a key symbol {LAG} steps back: which cell, started how, learns it?")
-ax.legend(fontsize=8.5, ncol=2);
+ax.legend(fontsize=8.5, loc="center left", bbox_to_anchor=(1.01, 0.5));  # outside: no curve hidden
 
 final = {name: history.metric[-1] for name, (model, history) in runs.items()}
 steps_used = {name: 25 * history.epochs for name, (model, history) in runs.items()}
@@ -743,9 +760,9 @@ assert final["RNN, orthogonal W_h"] >= 0.3 and final["RNN, W_h = I"] <= 0.15
 # ## 9. What we saw
 #
 # * All four cells are implemented from scratch with BPTT, derived from their computation
-#   graphs, pass the numerical gradient check (relative error below $10^{-6}$; the printed
-#   errors lie between $10^{-11}$ and $10^{-7}$, while a backward pass with one term dropped
-#   scores $10^{-2}$ or more), and give the same outputs and gradients as `torch.nn` on the
+#   graphs, pass the numerical gradient check (relative error below $10^{-6}$, the pass mark; every
+#   one checked here is below $10^{-7}$, while a backward pass with one term dropped scores
+#   $10^{-2}$ or more), and give the same outputs and gradients as `torch.nn` on the
 #   same weights.
 # * The vanilla RNN's gradient shrinks geometrically with the time lag, by about $\rho(W_h)$
 #   per step (and explodes when $W_h$ is scaled past $\rho = 1$); the gated cells have
@@ -760,7 +777,9 @@ assert final["RNN, orthogonal W_h"] >= 0.3 and final["RNN, W_h = I"] <= 0.15
 # state is dominated by its *last* inputs: section 7 shows how little the early ones still
 # count. LSTM and GRU push that horizon out, but nothing guarantees how far: training at lag
 # 20 asks for 20 steps of memory and no more. The cell below tests the models that learned
-# the task (accuracy 0.3 or more at lag 20) on lags 40 and 100, with nothing else changed.
+# the task (accuracy 0.3 or more at lag 20) on lags 40 and 100, with nothing else changed
+# (the table also lists the GRU started as torch starts it, which learned the task but
+# needed at least twice the steps of the GRU with $b_z = +3$; its row is shown, not asserted).
 # On every seed: the two gated models with the keep-gate bias still score 0.6 or more at
 # lag 40 and stay above chance at lag 100 (0.15 or more), but on average they lose more than
 # 0.3 of their accuracy at lag 100. The orthogonal RNN keeps nothing beyond its training

@@ -132,14 +132,14 @@ def lstm_cell() -> None:
     # inputs: x_t and h_{t-1} feed every gate
     d.text(40, 505, "h_{t-1}", "h", weight="bold")
     d.text(40, 522, "(batch, H)", "g", size=11)
-    d.text(100, 545, "x_t  (batch, D)", "x", weight="bold")
+    d.text(100, 545, "x_t (batch, D)", "x", weight="bold")
     d.arrow([(100, 500), (640, 500)], "h")
     d.arrow([(200, 530), (200, 510), (640, 510)], "x")
     for _, _, _, x in gates:
         d.arrow([(x, 510), (x, gy + 46)], "g")  # from both buses: x_t and h_{t-1}
     d.text(420, 530, "every gate reads x_t and h_{t-1}: a_f = W_xf x_t + W_hf h_{t-1} + b_f, likewise a_i, a_g, a_o",
            "g", size=11.5)
-    d.text(420, 547, "W_x*: (H, D)   W_h*: (H, H)   b_*: (H,)   all gates and states: (batch, H)", "g", size=11.5)
+    d.text(420, 547, "W_x*: (H, D) · W_h*: (H, H) · b_*: (H,) · all gates and states: (batch, H)", "g", size=11.5)
     # f -> ⊙ on the cell path
     d.arrow([(230, gy), (230, 200), (308, 200), (308, 153)], "s")
     # i ⊙ g -> +
@@ -164,9 +164,9 @@ def lstm_cell() -> None:
     d.arrow([(260, 140), (260, 170), (330, 170), (330, 330)], "p", dashed=True)
     d.text(334, 185, "w_ci", "p", size=11.5)
     d.arrow([(560, 140), (560, 310), (600, 310), (600, 330)], "p", dashed=True)
-    d.text(565, 300, "w_co (new c_t)", "p", size=11.5)
+    d.text(566, 276, "w_co (new c_t)", "p", size=11.5)
     d.text(160, 80, "dashed, PeepholeLSTM only: a_f += w_cf ⊙ c_{t-1}, a_i += w_ci ⊙ c_{t-1}, "
-           "a_o += w_co ⊙ c_t   (w_c*: (H,))", "p", size=12)
+           "a_o += w_co ⊙ c_t · w_c*: (H,)", "p", size=12)
     d.save("01_lstm_cell.svg")
 
 
@@ -211,7 +211,7 @@ def gru_cell() -> None:
     d.arrow([(515, 190), (547, 190)], "s")
     d.arrow([(600, gy - 90), (600, 210), (573, 196)], "t")
     d.arrow([(560, 177), (560, 160), (608, 160), (608, 143)], "t")
-    d.text(300, 500, "a_r = W_xr x_t + W_hr h_{t-1} + b_r, a_z likewise;  W_x*: (H, D)   W_h*: (H, H)   "
+    d.text(300, 500, "a_r = W_xr x_t + W_hr h_{t-1} + b_r, a_z likewise · W_x*: (H, D) · W_h*: (H, H) · "
            "b_*: (H,)", "g", size=11.5)
     d.text(300, 517, "r_t, z_t, n_t, hn: (batch, H)", "g", size=11.5)
     d.text(160, 70, "z_t ≈ 1 copies h_{t-1}: the GRU's shortcut, like the LSTM's f_t ≈ 1", "g", size=12.5)
