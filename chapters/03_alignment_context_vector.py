@@ -148,8 +148,8 @@ for value in sweep:
     loss_hard.append(float((hard_context(scores) * g).sum()))
     loss_soft.append(float((soft_context(scores) * g).sum()))
 fig, ax = plt.subplots(figsize=(6, 3))
-ax.plot(sweep, loss_hard, label="hard selection: c = h_argmax")
-ax.plot(sweep, loss_soft, label="weighted sum: c = sum_j a_j h_j")
+ax.plot(sweep, loss_hard, label=r"hard selection: $c = h_k$, $k = \mathrm{argmax}_j\, e_j$")
+ax.plot(sweep, loss_soft, label=r"weighted sum: $c = \Sigma_j\, a_j h_j$")
 ax.set_xlabel("score $e_2$ of source position 2")
 ax.set_ylabel("loss $L = c \\cdot g$")
 ax.set_title("Why attention blends: selection is a step, the blend is smooth")
@@ -373,9 +373,9 @@ assert max(gaps) < 1e-5
 # and every output step must make do with it. **With** attention the decoder still starts
 # from $h_T$ (Section 6), but there is also a different context vector $c_i$ for every output
 # step $i$. For one date, here are the ten context vectors of the
-# output `YYYY-MM-DD`, and how far each is from the encoder's last state $h_T$. (The one step
-# whose context *is* $h_T$ is the step that attends to the last source character, which is
-# where that state sits.)
+# output `YYYY-MM-DD`, and how far each is from the encoder's last state $h_T$. (At most one
+# step's context is, nearly, $h_T$: a step that attends to the last source character, which
+# is where that state sits.)
 
 # %%
 sample = next(e for e in test_examples if e.locale == "de_DE" and e.pattern == "long")
@@ -435,10 +435,12 @@ fig.tight_layout();
 # source character produces, still have to put their weight somewhere (a softmax row sums to
 # 1): they put it near a field boundary or inside the next field (here on letters of
 # `December`, and on the space after `년` and the month's digit). A month written with one
-# digit has a `0` in the output that no source character holds; in the Korean date that row
-# looks at the character *after* the month (`월`), whose state has seen that the month was one
-# digit long. And some digit rows peak one character to the *right* of their box. The cell
-# below measures all of this over the whole test split.
+# digit has a `0` in the output that no source character holds: its box covers the whole
+# month field `9월`, but only the `9` is a digit. In the Korean date that row looks at the
+# character *after* the digit (`월`), whose state has seen that the month was one digit long.
+# And some digit rows peak one character to the *right* of the digit they copy, still inside
+# their field's box: the `2` of `2008` peaks on the `0` after it. The cells
+# below measure all of this over the whole test split.
 #
 # First the **attention mass on the right field**: for each year output character, the sum of
 # its weights over the source's year span, and likewise for month and day characters (the `-`
@@ -629,11 +631,11 @@ ax.legend(loc="lower left")
 fig.tight_layout();
 
 # %% [markdown]
-# On this budget the attention curve is not perfectly flat: it stays at 0.9 or more up to
-# about 14 letters and sags a little on the longest strings (at least 0.75 at 20, asserted).
-# That sag is the budget, not a limit of the model: Exercise 5 (a) doubles the training pairs
-# and the curve stays at 0.85 or more at every length, while chapter 02's plain model still
-# falls to zero with twice the data.
+# On this budget the attention curve is not perfectly flat: it is near the top on short
+# strings and sags on the longest (the printed row; at least 0.75 at every length, 20
+# letters included, asserted). That sag is the budget, not a limit of the model: Exercise
+# 3.5 (a) doubles the training pairs and the curve stays at 0.85 or more at every length,
+# while chapter 02's plain model still falls to zero with twice the data.
 #
 # Does the attention model really read along the diagonal? For 50 fresh 20-letter strings,
 # take the attention weight that output step $i$ puts on its source position $T + 1 - i$ (in
@@ -789,7 +791,12 @@ fig.tight_layout();
 # gets almost nothing; with attention the curve is flat, every letter is one step from every
 # output. Right: after training, the attention model's loss at step $i$ depends most on the
 # letter it copies (a sharp peak at offset 0) and on the few letters read just before it;
-# the plain model's dependence is spread over the whole source, close to uniform. The asserts
+# the plain model's dependence is spread over the whole source, close to uniform. The two
+# end points ($j - i = \pm 19$) are single cells of the 20×20 matrix, where every other offset
+# averages several: $+19$ is (first output, last letter read), whose state $h_T$ is also the
+# decoder's start $s_0$, so it is one step from $\ell_1$ in both models; $-19$ is (last output,
+# first letter read). We do not analyse those two cells further; the asserted finding is the
+# share near offset 0. The asserts
 # above hold on seeds 0, 1 and 2 (`tests/test_chapter03_claims.py`).
 #
 # ## 11. Reading direction, one factor: the source as written
@@ -846,7 +853,7 @@ fig.tight_layout();
 # symbols, lengths 5 to 60 mixed) it uses different settings, chosen to fit the time budget
 # of the chapter: a GRU with hidden size 64, 2,000 training pairs, 8 epochs, batches of 64,
 # the source as written. It shows that a dot-attention model *can* stay flat to 60 symbols
-# when positions are identified by content; which of the changes matter is Exercise 5.
+# when positions are identified by content; which of the changes matter is Exercise 3.5.
 
 # %%
 LONG_LENGTHS = list(range(5, 61, 5))
@@ -874,8 +881,9 @@ ax.legend(loc="lower right", fontsize=8)
 fig.tight_layout();
 
 # %% [markdown]
-# The level (about 0.7) is lower than the letter sweep's because this model trained on only
-# 2,000 pairs of a much harder mix of lengths; the point is the shape: no fall with length.
+# The level (the printed row: at least 0.5 at every length, asserted) is lower than the letter
+# sweep's; this model trained on only 2,000 pairs spread over lengths 5 to 60, and Exercise
+# 3.5 (c) asks what twice the pairs give. The point here is the shape: no fall with length.
 #
 # **Where does the 60-symbol model look?** Here is its attention map for one fresh source of
 # 60 symbols (source on x, in its own order; outputs on y), with the true alignment of the
@@ -966,11 +974,13 @@ assert mirror_long + next_long >= 0.9  # and almost all of it on those two
 #
 # ## Exercises
 #
-# **Exercise 1: the Attention Weight forward.** Write `attention_weight_forward(hs, s, mask)`:
+# **Exercise 3.1: the Attention Weight forward.** Write `attention_weight_forward(hs, s, mask)`:
 # dot scores $e_j = h_j \cdot s$, then a softmax over the source positions that ignores the
 # positions where `mask` is False (`mask` may be None). Shapes: `hs (batch, src_len, hidden)`,
 # `s (batch, hidden)`, `mask (batch, src_len)` bool → `a (batch, src_len)`. It must not
-# overflow for large scores, and a fully masked row must give zeros, not NaN.
+# overflow for large scores, and a fully masked row must give zeros, not NaN. The scores are
+# the line shown in Section 4; the exercise is the softmax, so write it yourself rather than
+# calling `utils.scratch.softmax` as the course's layer does.
 
 # %%
 def attention_weight_forward(hs, s, mask=None):
@@ -990,7 +1000,7 @@ def attention_weight_forward(hs, s, mask=None):
 utils.check_attention_weight_forward(attention_weight_forward)
 
 # %% [markdown]
-# **Exercise 2: the Weighted Sum backward.** Given `hs (batch, src_len, hidden)`, the weights
+# **Exercise 3.2: the Weighted Sum backward.** Given `hs (batch, src_len, hidden)`, the weights
 # `a (batch, src_len)` and the upstream gradient `dc (batch, hidden)` of $c = \sum_j a_j h_j$,
 # return `(dhs, da)` with the shapes of `hs` and `a`.
 
@@ -1007,7 +1017,7 @@ def weighted_sum_backward(hs, a, dc):
 utils.check_weighted_sum_backward(weighted_sum_backward)
 
 # %% [markdown]
-# **Exercise 3: the Attention Weight backward.** Given `hs`, `s`, the forward output `a` and
+# **Exercise 3.3: the Attention Weight backward.** Given `hs`, `s`, the forward output `a` and
 # the upstream gradient `da (batch, src_len)`, return `(dhs, ds)`. Remember that the softmax
 # couples the positions: $\partial L/\partial e_j = a_j(\partial L/\partial a_j - \sum_k a_k
 # \partial L/\partial a_k)$.
@@ -1030,12 +1040,12 @@ utils.check_attention_weight_backward(attention_weight_backward)
 # and `AttentionWeight.backward` (it is not printed here, so that an exercise copy never shows it).
 
 # %% [markdown]
-# **Exercise 4 (open).** Sharpen the softmax with a temperature, $a = \mathrm{softmax}(e / \tau)$,
+# **Exercise 3.4 (open).** Sharpen the softmax with a temperature, $a = \mathrm{softmax}(e / \tau)$,
 # and repeat section 2's experiment for $\tau = 1, 0.1, 0.01$. What happens to the gradient
 # as $\tau \to 0$, and why does that make a very sharp attention hard to train?
 
 # %% [markdown]
-# **Exercise 5 (open): what made the sweeps flat?** Change one setting at a time and rerun
+# **Exercise 3.5 (open): what made the sweeps flat?** Change one setting at a time and rerun
 # `utils.length_sweep`; the expected outcomes were measured on seed 0.
 # (a) Sections 9 and 11 with 8,000 training pairs instead of 4,000 (`n_train=8000`), for the
 # attention model read backwards, read as written, and the plain model: expect the
