@@ -847,17 +847,18 @@ assert len(guessed) >= 3
 #   `"backward"` and `"zeros"` cost nothing but constrain the sizes or drop the hand-off.
 # * At the same parameter count (within 1%), data and budget, reading both ways
 #   - lifted the long end of chapter 03's as-written reverse sweep with 4,000 pairs (by at
-#     least 0.15 at 20 letters) but did **not** make it flat, as predicted: it removed most
-#     20-letter outputs with a wrong letter (by at least 0.3), while outputs of the wrong
-#     length became more frequent and are now its main failure;
+#     least 0.15 at 20 letters) but, contrary to the prediction, did **not** make it flat: it
+#     removed most 20-letter outputs with a wrong letter (by at least 0.3), while outputs of
+#     the wrong length became more frequent and are now its main failure;
 #   - moved the attention peaks onto the digit being copied: at least 85% of peaks exactly on
-#     it. The forward-only model's peaks were **not** shifted by one, as predicted, but mostly
-#     on the digit with a tail to the right (a mean offset above +0.2, at most one in twenty to
-#     the left; a fifth or more of the far peaks on the last character, whose state has read
-#     every digit);
+#     it. Contrary to the prediction, the forward-only model's peaks were **not** shifted by
+#     one but mostly on the digit with a tail to the right (a mean offset above +0.2, at most
+#     one in twenty to the left; a fifth or more of the far peaks on the last character, whose
+#     state has read every digit);
 #   - put more weight on the true character in every locale (by at least 0.05); on chapter
-#     03's field measure the gain holds on average over the locales but **not** in every locale
-#     on every seed, as predicted, because most right-of-digit peaks stay inside their field;
+#     03's field measure the gain holds on average over the locales but, contrary to the
+#     prediction, **not** in every locale on every seed, because most right-of-digit peaks stay
+#     inside their field;
 #   - lowered the phoneme error rate on CMUdict (by at least 0.03) and raised word accuracy (by
 #     at least 0.04).
 #   `tests/test_bidirectional.py` repeats these comparisons on seeds 1 and 2.
