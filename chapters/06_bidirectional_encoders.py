@@ -421,10 +421,11 @@ def parameter_counts(models):
 # %% [markdown]
 # ### 6.1 Chapter 03's sweep, with the source as written
 #
-# Chapter 03 ran a length sweep on the reverse task with dot attention. With the source read
-# **backwards** (`reverse_source=True`) the curve stayed **flat**, in chapter 03's sense: at
-# least 0.85 exact match at every length up to 20. With the source **as written** it sagged on
-# long strings. The reason chapter 03 gave: dot attention compares contents, and output step
+# Chapter 03 ran a length sweep on the reverse task with dot attention, on the budget used
+# here (4,000 pairs, 6 epochs). With the source read **backwards** (`reverse_source=True`) the
+# curve stayed near the top: at least 0.75 exact match at every length up to 20 (and at least
+# 0.85 with twice the data, chapter 03's Exercise 3.5). With the source **as written** it
+# sagged on long strings. The reason chapter 03 gave: dot attention compares contents, and output step
 # $i$ needs source position $T + 1 - i$, a position counted *from the end*; in 20 letters from
 # a-z some letter nearly always repeats, so content alone does not say which copy. A forward
 # state $\overrightarrow{h}_j$ can only count from the start. A backward state
@@ -432,7 +433,7 @@ def parameter_counts(models):
 # task needs.
 #
 # **The prediction** (the one this chapter set out to check): with a bidirectional encoder the
-# as-written curve stays flat, like the read-backwards one. We rerun the as-written sweep (4,000
+# as-written curve stays flat, like the read-backwards one: at least 0.75 at every length. We rerun the as-written sweep (4,000
 # pairs of 2 to 20 letters, an LSTM, 6 epochs, batches of 32, learning rate 0.005, seed 0, 100
 # test strings per length) with both encoders; the forward-only model is chapter 03's dot model.
 
@@ -452,7 +453,7 @@ for name, accuracy in sweep_accuracy.items():
 fig, ax = plt.subplots(figsize=(7.5, 4))
 for (name, accuracy), style in zip(sweep_accuracy.items(), ("x--", "o-")):
     ax.plot(SWEEP_LENGTHS, [accuracy[n] for n in SWEEP_LENGTHS], style, label=f"{name} encoder")
-ax.axhline(0.85, color="gray", lw=0.8, ls=":", label="flat (chapter 03): at least 0.85 everywhere")
+ax.axhline(0.75, color="gray", lw=0.8, ls=":", label="chapter 03, read backwards: at least 0.75 everywhere")
 ax.set_xticks(SWEEP_LENGTHS)
 ax.set_ylim(0, 1.05)
 ax.set_xlabel("source length (letters a-z), source as written")
@@ -472,14 +473,14 @@ assert forward_curve[20] <= 0.5  # ... and the forward-only curve sags, as chapt
 assert min(bidirectional_curve[n] for n in SWEEP_LENGTHS if n <= 10) >= 0.8
 assert bidirectional_curve[20] >= forward_curve[20] + 0.15  # reading both ways lifts the long end ...
 assert gain_long >= 0.12
-assert bidirectional_curve[20] <= 0.75  # ... but does not make it flat (flat: at least 0.85 at every length)
+assert bidirectional_curve[20] <= 0.75  # ... but does not keep it at the read-backwards level
 
 # %% [markdown]
 # **Expected: flat. Measured: lifted, not flat.** Reading both ways lifts the long end of the
 # curve by a wide margin (the cell asserts at least 0.15 at 20 letters, and 0.12 on average
 # over 16 to 20) at the same parameter count and budget. But the prediction fails: at 20
-# letters the bidirectional model gets at most three strings in four right (0.45 here), far
-# below the 0.85 line. This is a finding about *this* budget (4,000 pairs, 6 epochs); whether
+# letters the bidirectional model gets at most three strings in four right (0.45 here), below
+# the level the read-backwards curve keeps at every length on the same budget. This is a finding about *this* budget (4,000 pairs, 6 epochs); whether
 # more data closes the gap is Exercise 6.4.
 #
 # Why is it not flat? The prediction assumed that finding the source position was the whole
@@ -945,8 +946,9 @@ check_bidirectional_backward(bidirectional_backward)
 #
 # **Exercise 6.4 (open): more data for the sweep.** Rerun section 6.1 with 8,000 pairs
 # (`n_train=8000`) for both encoders. Predict first: does the bidirectional curve become flat
-# (at least 0.85 at every length)? Does the gap at 20 letters grow or shrink? Then, for a
-# 20-letter source that the bidirectional model gets wrong, look at `model.attention(source)`:
+# (at least 0.85 at every length, as chapter 03's read-backwards curve with 8,000 pairs)? Does
+# the gap at 20 letters grow or shrink? Then, for a 20-letter source that the bidirectional
+# model gets wrong, look at `model.attention(source)`:
 # does it skip a position or read one twice (section 6.1's hypothesis), or read the wrong copy
 # of a repeated letter?
 #
