@@ -101,7 +101,8 @@ def claim_accuracy_falls_with_length_for_every_size(out):
     acc = out["acc"]
     for size in SIZES:
         assert acc[size][LENGTHS[0]] >= 0.9
-        assert max(acc[size][n] for n in LENGTHS if n >= 16) <= 0.05, (size, acc[size])
+    for name in acc:  # every curve, the peeky ones and the copy run included, as the chapter asserts
+        assert max(acc[name][n] for n in LENGTHS if n >= 16) <= 0.05, (name, acc[name])
 
 
 def claim_a_larger_state_delays_the_fall(out):
