@@ -15,13 +15,13 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 00 · Getting started
 #
-# This course teaches sequence-to-sequence models and attention, from a single recurrent cell
-# to deep bidirectional encoders with attention and beam search. Every idea is
+# This course teaches [sequence-to-sequence](GLOSSARY.md#seq2seq) models and [attention](GLOSSARY.md#attention), from a single recurrent cell
+# to deep [bidirectional](GLOSSARY.md#bidirectional) [encoders](GLOSSARY.md#encoder) with attention and [beam search](GLOSSARY.md#beam-search). Every idea is
 # **explained**, **implemented from scratch** in NumPy (with a hand-written backward pass that
-# a numerical gradient check verifies), **checked against PyTorch**, and **demonstrated by an
+# a numerical [gradient check](GLOSSARY.md#gradient-check) verifies), **checked against PyTorch**, and **demonstrated by an
 # experiment** small enough for a laptop CPU (a chapter's notebook needs about a minute of
 # CPU or less; section 3 lists what each one took) that `assert`s what it shows.
 #
@@ -31,7 +31,7 @@
 # 3. explain why every notebook starts with `utils.setup(seed=0)`;
 # 4. do an exercise and read what its checker tells you.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import numpy as np
 import torch
 
@@ -39,7 +39,7 @@ import utils
 
 device = utils.setup(seed=0)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Running the course
 #
 # From the repository's top folder, with Python 3.10 or newer:
@@ -61,16 +61,16 @@ device = utils.setup(seed=0)
 # the `utils` package, which every notebook imports. The modules are small, one concept
 # each:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 print(utils.__doc__.split("Modules (one concept each):")[1])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Every function you meet in the text has a docstring that says what goes in and what comes
 # out, with shapes. `help(utils.Vocab)` or `utils.Vocab?` shows it. Here is the vocabulary
 # that turns characters into the integer ids a model reads, with the four special tokens
-# every seq2seq model needs: padding, begin, end and unknown.
+# every seq2seq model needs: [padding](GLOSSARY.md#padding), begin, end and unknown.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 vocab = utils.Vocab.build(["16+75", "3+4"])
 print(vocab)
 ids, lengths = vocab.encode_batch(["16+75", "9+9"], bos=True, eos=True)
@@ -81,16 +81,16 @@ print(vocab.decode(ids[1]))  # '9' was never seen, so it became <unk>
 assert vocab.decode(ids[0]) == "16+75"
 assert vocab.decode(ids[1]) == "<unk>+<unk>" and vocab.encode("9") == [vocab.unk_id]
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Bad input gets a clear error, never a silent wrong answer or a NaN:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 try:
     vocab.encode("")
 except ValueError as err:
     print("ValueError:", err)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Seeds and one thread
 #
 # Training starts from random weights and visits the data in random order, so two runs give
@@ -106,18 +106,18 @@ except ValueError as err:
 # | chapter | CPU | wall (busy machine) |
 # |---|---|---|
 # | 00 Getting started | 11 s | 19 s |
-# | 01 RNN basics | 16 s | 32 s |
-# | 02 Seq2seq bottleneck | 48 s | 115 s |
-# | 03 Alignment and the context vector | 54 s | 147 s |
-# | 04 Bahdanau vs Luong | 42 s | 87 s |
-# | 05 Masking | 14 s | 40 s |
+# | 01 [RNN](GLOSSARY.md#rnn) basics | 16 s | 32 s |
+# | 02 Seq2seq [bottleneck](GLOSSARY.md#bottleneck) | 48 s | 115 s |
+# | 03 [Alignment](GLOSSARY.md#alignment) and the [context vector](GLOSSARY.md#context-vector) | 54 s | 147 s |
+# | 04 [Bahdanau](GLOSSARY.md#bahdanau-attention) vs [Luong](GLOSSARY.md#luong-attention) | 42 s | 87 s |
+# | 05 [Masking](GLOSSARY.md#masking) | 14 s | 40 s |
 # | 06 Bidirectional encoders | 33 s | 91 s |
-# | 07 Deep seq2seq and skip connections | 60 s | 192 s |
+# | 07 Deep seq2seq and [skip connections](GLOSSARY.md#skip-connection) | 60 s | 192 s |
 #
 # So a chapter is a minute of computing or less: small models, small data, few epochs,
 # chosen so that each experiment still shows what the text says it shows.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def tiny_training_run(seed=0, threads=1):
     """Ten Adam steps of a small GRU on random data; returns the final loss.
 
@@ -146,7 +146,7 @@ print(f"seed 0:        {first!r}\nseed 0 again:  {second!r}\nnot reseeded:  {thi
 assert first == second  # bit for bit, not just close
 assert third != first   # without the seed, a run is a different run
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # `utils.setup` also sets PyTorch to **one thread**. By default PyTorch uses one thread per
 # CPU core, so the same notebook would run with two threads on one machine and eight on
 # another. A sum split over a different number of threads is added in a different order,
@@ -160,7 +160,7 @@ assert third != first   # without the seed, a run is a different run
 # (its output is not compared by the tests, since timings vary from run to run, but it
 # still checks what the text claims: one thread is not meaningfully slower).
 
-# %% tags=["nbval-ignore-output"]
+# %% slideshow={"slide_type": "subslide"} tags=["nbval-ignore-output"]
 import time
 
 
@@ -182,14 +182,14 @@ print(f"one thread: {one_thread * 1000:.0f} ms per run, two threads: {two_thread
 assert torch.get_num_threads() == 1
 assert one_thread < 1.5 * two_threads, "one thread should be about as fast as two for a model this small"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Exercises and checkers
 #
 # Chapters end with exercises. Where an answer can be checked, a checker from `utils` runs
 # your function on several cases and tells you *which* case failed, what it expected and
 # what it got. Here is one.
 #
-# **Exercise 0.1: a numerically stable softmax.** The softmax turns scores $z_1..z_n$ into
+# **Exercise 0.1: a numerically stable [softmax](GLOSSARY.md#softmax).** The softmax turns scores $z_1..z_n$ into
 # probabilities
 # $$\operatorname{softmax}(z)_i = \frac{e^{z_i}}{\sum_j e^{z_j}}.$$
 # For $z = (1000, 1001, 1002)$, $e^{1000}$ overflows to `inf` and the result is `nan`.
@@ -200,7 +200,7 @@ assert one_thread < 1.5 * two_threads, "one thread should be about as fast as tw
 # Your code goes between the solution markers; the student copies made by `make student`
 # have `raise NotImplementedError` there instead of our solution.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def stable_softmax(x):
     """Softmax over the last axis of x, without overflow."""
     ### BEGIN SOLUTION
@@ -212,11 +212,11 @@ def stable_softmax(x):
 
 utils.check_stable_softmax(stable_softmax)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # And this is what a checker says about a common wrong answer, the textbook formula without
 # the shift:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def naive_softmax(x):
     return np.exp(x) / np.sum(np.exp(x), axis=-1, keepdims=True)
 
@@ -229,18 +229,18 @@ with np.errstate(over="ignore", invalid="ignore"):
         message = str(err)
 assert "large logits" in message and "Subtract the maximum" in message
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. A tour of the chapters
 #
 # | chapter | what you will build and measure |
 # |---|---|
-# | 01 RNN basics | RNN, LSTM (with peephole) and GRU cells from scratch with backpropagation through time; vanishing gradients measured; a memory task an RNN fails and an LSTM solves |
-# | 02 seq2seq and the bottleneck | an encoder-decoder, teacher forcing and exposure bias; accuracy falls with source length when one vector must carry the whole input |
+# | 01 RNN basics | RNN, [LSTM](GLOSSARY.md#lstm) (with [peephole](GLOSSARY.md#peephole)) and [GRU](GLOSSARY.md#gru) cells from scratch with [backpropagation through time](GLOSSARY.md#bptt); [vanishing gradients](GLOSSARY.md#vanishing-gradient) measured; a memory task an RNN fails and an LSTM solves |
+# | 02 seq2seq and the bottleneck | an [encoder-decoder](GLOSSARY.md#encoder-decoder), [teacher forcing](GLOSSARY.md#teacher-forcing) and [exposure bias](GLOSSARY.md#exposure-bias); accuracy falls with source length when one vector must carry the whole input |
 # | 03 Alignment and the context vector | attention as a softmax-weighted sum; the length sweep again, now flat; learned attention compared with the true alignment of dates in many locales |
-# | 04 Bahdanau vs Luong | additive and multiplicative scores, scaling by $\sqrt{d}$, local attention; accuracy, size and speed side by side |
-# | 05 Masking | padding and causal masks, queries/keys/values, self- and cross-attention, masked language modelling |
+# | 04 Bahdanau vs Luong | additive and [multiplicative scores](GLOSSARY.md#multiplicative-attention), scaling by $\sqrt{d}$, [local attention](GLOSSARY.md#local-attention); accuracy, size and speed side by side |
+# | 05 Masking | padding and [causal masks](GLOSSARY.md#causal-mask), [queries/keys/values](GLOSSARY.md#queries-keys-and-values), self- and [cross-attention](GLOSSARY.md#cross-attention), [masked language modelling](GLOSSARY.md#masked-language-modelling) |
 # | 06 Bidirectional encoders | left and right context; when it matters |
-# | 07 Deep seq2seq and skip connections | stacking layers, residual connections, beam search on real data |
+# | 07 Deep seq2seq and skip connections | stacking layers, [residual connections](GLOSSARY.md#residual-connection), beam search on real data |
 #
 # Chapters 04 to 07 are being written; the README lists what is there now.
 #

@@ -15,23 +15,23 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 01 · RNN basics: recurrent cells, BPTT, and why gates help
 #
 # After this chapter you will be able to
-# 1. say what a sequence model is, and write the vanilla RNN, the LSTM (with and without
-#    peepholes) and the GRU as equations and as NumPy code;
+# 1. say what a [sequence model](GLOSSARY.md#sequence-model) is, and write the vanilla [RNN](GLOSSARY.md#rnn), the [LSTM](GLOSSARY.md#lstm) (with and without
+#    [peepholes](GLOSSARY.md#peephole)) and the [GRU](GLOSSARY.md#gru) as equations and as NumPy code;
 # 2. back-propagate through time by hand, and prove the result right with a numerical
-#    gradient check;
+#    [gradient check](GLOSSARY.md#gradient-check);
 # 3. load the same weights into `torch.nn.RNN`, `LSTM` and `GRU` and get the same numbers,
 #    minding torch's gate order;
 # 4. derive the backward pass of the LSTM (with peepholes) and of the GRU from their
 #    computation graphs, and write one LSTM step's backward yourself (Exercise 1.4);
-# 5. measure why a vanilla RNN forgets (its gradient vanishes with the time lag), and show on
+# 5. measure why a vanilla RNN forgets (its [gradient vanishes](GLOSSARY.md#vanishing-gradient) with the time lag), and show on
 #    a memory task, changing one thing at a time, what lets a cell learn at a long lag: the
 #    gates, and how they (or the RNN's $W_h$) are initialised.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -46,7 +46,7 @@ MODEL_COLORS = {"RNN": "black", "LSTM": "C0", "GRU": "C1"}
 INIT_LINESTYLES = {"torch init": "--", "keep-gate bias +3": "-", "orthogonal W_h": "-", "W_h = I": "-.",
                    "rho(W_h) = 1.2": ":"}
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. What a sequence model is
 #
 # A **sequence model** reads items one after another and produces items: the input is a
@@ -62,9 +62,9 @@ INIT_LINESTYLES = {"torch init": "--", "keep-gate bias +3": "-", "orthogonal W_h
 # | this chapter's memory task | 26 symbols, one of them flagged | the flagged one | $T = 26$, $T' = 1$ |
 #
 # A feed-forward network takes a fixed number of inputs. A **recurrent** network handles any
-# length by applying *the same* cell at every step and carrying a **hidden state** $h_t$, a
+# length by applying *the same* cell at every step and carrying a **[hidden state](GLOSSARY.md#hidden-state)** $h_t$, a
 # vector that summarises what it has read so far. Chapter 02 builds translation-like
-# encoder-decoders out of it; this chapter is about the cell itself.
+# [encoder-decoders](GLOSSARY.md#encoder-decoder) out of it; this chapter is about the cell itself.
 #
 # ## 2. The vanilla RNN and unrolling
 #
@@ -79,7 +79,7 @@ INIT_LINESTYLES = {"torch init": "--", "keep-gate bias +3": "-", "orthogonal W_h
 # $$h_1 = \tanh(W_x x_1 + W_h h_0 + b),\quad h_2 = \tanh(W_x x_2 + W_h h_1 + b),\quad \dots$$
 #
 # gives a deep feed-forward network with one layer per time step and shared weights: the
-# **unrolled** RNN. Everything below, including the backward pass, works on this unrolled
+# **[unrolled](GLOSSARY.md#unrolling)** RNN. Everything below, including the backward pass, works on this unrolled
 # picture.
 #
 # ![The vanilla RNN rolled up (one cell and a loop) and unrolled over T steps, with the shapes of x, hs, W_x, W_h and b](figures/01_unrolled_rnn.svg)
@@ -90,7 +90,7 @@ INIT_LINESTYLES = {"torch init": "--", "keep-gate bias +3": "-", "orthogonal W_h
 # $x_t$ for every sequence of the batch. Weights are stored as in the math, `W_x` is
 # `(H, D)`, so a batch of row vectors is multiplied as `x_t @ W_x.T`.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 D, H, T, batch = 4, 8, 6, 3
 rnn = utils.scratch.RNN(input_size=D, hidden_size=H, rng=0)
 print({name: p.shape for name, p in rnn.params.items()})
@@ -105,17 +105,17 @@ for t in range(T):
     assert np.allclose(h, hs[:, t])
 print("hs:", hs.shape)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### All hidden states, or only the last
 #
-# Every framework offers two modes. A model that labels every item (tagging, or an encoder
-# whose states an attention layer will read, chapter 03) needs **all hidden states**
+# Every framework offers two modes. A model that labels every item (tagging, or an [encoder](GLOSSARY.md#encoder)
+# whose states an [attention](GLOSSARY.md#attention) layer will read, chapter 03) needs **all hidden states**
 # $h_1..h_T$, shape `(batch, T, H)`. A model that summarises the sequence (classification, or
-# the encoder of chapter 02 whose last state is the context vector) needs **only the last**,
+# the encoder of chapter 02 whose last state is the [context vector](GLOSSARY.md#context-vector)) needs **only the last**,
 # $h_T$, shape `(batch, H)`. In `utils` it is a flag; in PyTorch `nn.RNN` always returns both
 # (`output` holds every $h_t$, `h_n` the last); in Keras it is `return_sequences=True/False`.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 h_T = rnn.forward(x, return_sequences=False)  # (batch, H)
 assert h_T.shape == (batch, H) and np.array_equal(h_T, hs[:, -1])
 
@@ -125,7 +125,7 @@ print("torch output (all states):", tuple(output.shape), " h_n (last state):", t
 assert torch.equal(output[:, -1], h_n[0])  # h_n is (num_layers, batch, H)
 assert np.allclose(output.detach().numpy(), hs, atol=1e-12)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Back-propagation through time (BPTT)
 #
 # Training needs $\partial L / \partial W_x$ and friends, where the loss $L$ may depend on
@@ -158,19 +158,19 @@ assert np.allclose(output.detach().numpy(), hs, atol=1e-12)
 # $10^{-10}$ to $10^{-8}$). A wrong gradient gives $10^{-2}$ or more. The course's pass mark is
 # $10^{-6}$.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 errors = utils.scratch.check_layer(utils.scratch.RNN(D, H, rng=2), x)
 for name, err in errors.items():
     print(f"{name:6s} relative error {err:.0e}")
 assert max(errors.values()) < 1e-7  # the pass mark is 1e-6; the text states this bound
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # A check that never fails proves nothing, so here is one that must. This backward pass
-# drops one term of the BPTT formula above: $h_t$ gets its gradient only from the loss at step
+# drops one term of the [BPTT](GLOSSARY.md#bptt) formula above: $h_t$ gets its gradient only from the loss at step
 # $t$, not the $W_h^\top \delta a_{t+1}$ that flows back from step $t+1$. Everything else is
 # the same loop as `RNN.backward`.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 class RNNWithoutRecurrentGradient(utils.scratch.RNN):
     """A deliberately broken BPTT: delta h_t = dL/dh_t only, missing + W_h^T delta a_{t+1}."""
 
@@ -196,7 +196,7 @@ for name, err in broken_errors.items():
     print(f"{name:6s} relative error {err:.0e}")
 assert min(broken_errors.values()) >= 1e-2  # every gradient is caught, far above the pass mark
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Why gradients vanish (or explode) over long spans
 #
 # How much does the last state $h_T$ depend on an input $k$ steps back, $x_{T-k}$? By the
@@ -213,7 +213,7 @@ assert min(broken_errors.values()) >= 1e-2  # every gradient is caught, far abov
 # * If $\lVert W_h \rVert < 1$, every factor shrinks the gradient by at least that much, and
 #   the product **vanishes** geometrically with $k$. A norm below 1 is *sufficient* for
 #   vanishing.
-# * For the product to **explode** (grow geometrically; gradient clipping tames the result)
+# * For the product to **explode** (grow geometrically; [gradient clipping](GLOSSARY.md#gradient-clipping) tames the result)
 #   the norm must be above 1: that is *necessary*, but not sufficient. A norm is only an upper
 #   bound, and $\tanh' < 1$ wherever the state is away from 0.
 #
@@ -224,11 +224,11 @@ assert min(broken_errors.values()) >= 1e-2  # every gradient is caught, far abov
 # step $T$ barely tells the weights anything about inputs long ago, and the network cannot
 # learn long-range dependencies. Section 5 gives the gated cells a path around this product.
 # Section 7 measures the gradient norm against the lag $k$ for all of them, and for an RNN
-# whose $W_h$ is scaled up until the gradient explodes.
+# whose $W_h$ is scaled up until the [gradient explodes](GLOSSARY.md#exploding-gradient).
 #
 # ## 5. Gated cells: LSTM, peephole LSTM, GRU
 #
-# **LSTM.** Besides $h_t$, the LSTM carries a **cell state** $c_t$ and computes four gates
+# **LSTM.** Besides $h_t$, the LSTM carries a **[cell state](GLOSSARY.md#cell-state)** $c_t$ and computes four gates
 # from $x_t$ and $h_{t-1}$ ($\sigma$ is the logistic sigmoid, $\odot$ the element-wise
 # product):
 #
@@ -256,7 +256,7 @@ assert min(broken_errors.values()) >= 1e-2  # every gradient is caught, far abov
 #
 # ![One LSTM step: the cell path c_{t-1} to c_t along the top, the gates f, i, g, o below, h_t = o_t ⊙ tanh(c_t), and the peephole connections w_cf, w_ci (from c_{t-1}) and w_co (from c_t) dashed](figures/01_lstm_cell.svg)
 #
-# **GRU** (Cho et al., 2014). No separate cell; a reset gate $r_t$, an update gate $z_t$ and
+# **GRU** (Cho et al., 2014). No separate cell; a [reset gate](GLOSSARY.md#reset-gate) $r_t$, an [update gate](GLOSSARY.md#update-gate) $z_t$ and
 # a candidate $n_t$:
 #
 # $$\begin{aligned}
@@ -359,7 +359,7 @@ assert min(broken_errors.values()) >= 1e-2  # every gradient is caught, far abov
 # A derivation is a guess until it is checked. All four cells pass the gradient check, in
 # both output modes:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 x_check = np.random.default_rng(3).standard_normal((2, 5, D))  # (batch, T, D)
 rows = []
 for cell in (utils.scratch.RNN, utils.scratch.LSTM, utils.scratch.PeepholeLSTM, utils.scratch.GRU):
@@ -372,7 +372,7 @@ print(f"{'cell':13s} {'returns':9s} {'max rel. error':>14s}  (worst of)")
 for name, return_sequences, err, worst in rows:
     print(f"{name:13s} {'all' if return_sequences else 'last':9s} {err:14.0e}  ({worst})")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. The same cells in PyTorch
 #
 # `utils.nn.to_torch(layer)` copies a NumPy layer's weights into `nn.RNN`, `nn.LSTM` or
@@ -390,7 +390,7 @@ for name, return_sequences, err, worst in rows:
 # equations above, with `nn.LSTM`'s interface). We compare outputs, and gradients with
 # respect to the input and to every parameter, for all four.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 rng = np.random.default_rng(5)
 x_cmp = rng.standard_normal((3, 7, D))  # (batch, T, D)
 print(f"{'NumPy':13s} {'torch':18s} {'outputs':>8s} {'d input':>8s} {'d params':>9s}")
@@ -415,7 +415,7 @@ for cell in (utils.scratch.RNN, utils.scratch.LSTM, utils.scratch.PeepholeLSTM, 
     print(f"{cell.__name__:13s} {type(module).__name__:18s} {shown[0]} {shown[1]} {shown[2]:>9s}")
     assert max(out_diff, dx_diff, param_diff) < 1e-12
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Hidden sizes: any size works
 #
 # Hidden sizes in papers and tutorials are usually 32, 64, 128, 256. That is mostly
@@ -426,7 +426,7 @@ for cell in (utils.scratch.RNN, utils.scratch.LSTM, utils.scratch.PeepholeLSTM, 
 # The maths does not care at all. A GRU with 37 hidden units passes the same gradient check
 # and matches `nn.GRU(16, 37)`:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 gru37 = utils.scratch.GRU(16, 37, rng=7)
 x37 = np.random.default_rng(8).standard_normal((2, 4, 16))
 errors37 = utils.scratch.check_layer(gru37, x37)
@@ -435,7 +435,7 @@ print(f"GRU(16, 37): max rel. error {max(errors37.values()):.0e}, output {tuple(
 assert max(errors37.values()) < 1e-7  # pass mark 1e-6
 assert np.allclose(out37.detach().numpy(), gru37.forward(x37), atol=1e-12)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Measured: the gradient norm against the time lag
 #
 # We feed random symbols (one-hot vectors, $D = 16$) for $T = 61$ steps, back-propagate a
@@ -459,7 +459,7 @@ assert np.allclose(out37.detach().numpy(), gru37.forward(x37), atol=1e-12)
 # RNNs we print $\rho(W_h)$, $\lVert W_h \rVert$ and the measured growth factor per step,
 # $(g_{60} / g_{20})^{1/40}$ for the relative gradient $g_k$.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def remember_by_default(layer, bias=3.0):
     """Set the bias of the gate that keeps the state (LSTM forget f, GRU update z) to ``bias``."""
     name = {"lstm": "b_f", "peephole_lstm": "b_f", "gru": "b_z"}[layer.kind]
@@ -569,7 +569,7 @@ assert at_lag_20["RNN, orthogonal W_h"] > 1e-2 and at_lag_20["RNN, W_h = I"] > 1
 assert min(at_lag_20["RNN, orthogonal W_h"], at_lag_20["RNN, W_h = I"]) > 1000 * at_lag_20["RNN"]
 assert at_lag_20["LSTM (torch init)"] < 1e-3 and at_lag_20["GRU (torch init)"] < 1e-3  # half-open gates
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # What the curves show:
 #
 # * The vanilla RNN's gradient falls geometrically: after 40 steps it is more than a million
@@ -616,14 +616,14 @@ assert at_lag_20["LSTM (torch init)"] < 1e-3 and at_lag_20["GRU (torch init)"] <
 # | comparison | runs | the one factor |
 # |---|---|---|
 # | the cell | RNN, LSTM, GRU, all as torch initialises them | the cell's equations |
-# | the LSTM's start | LSTM vs LSTM with $b_f = +3$ | the forget gate's bias |
+# | the LSTM's start | LSTM vs LSTM with $b_f = +3$ | the [forget gate](GLOSSARY.md#forget-gate)'s bias |
 # | the GRU's start | GRU vs GRU with $b_z = +3$ | the update gate's bias |
 # | the RNN's start | RNN vs orthogonal $W_h$ vs $W_h = I$ | $W_h$ only (the rest as torch has it) |
 #
 # The notebook trains seed 0; `tests/test_chapter01_claims.py` runs the same code on seeds 1
 # and 2 and asserts the same sentences, so every finding below holds on seeds 0, 1 and 2.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 N_SYMBOLS, BEFORE_KEY, LAG = 16, 5, 20
 SEED = 0
 
@@ -705,7 +705,7 @@ RUNS = {  # name -> (cell, init)
 }
 runs = {name: train_recall(cell, init) for name, (cell, init) in RUNS.items()}
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, ax = plt.subplots(figsize=(7.5, 4.5))
 for name, (model, history) in runs.items():
     cell, init = RUNS[name]
@@ -734,7 +734,7 @@ assert steps_used["LSTM, b_f = +3"] <= 250 and steps_used["GRU, b_z = +3"] <= 25
 # the RNN's W_h: orthogonal lifts it far above chance, the identity does not
 assert final["RNN, orthogonal W_h"] >= 0.3 and final["RNN, W_h = I"] <= 0.15
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # What the runs show (the asserts above, on seeds 0, 1 and 2):
 #
 # * **The cell alone is not enough.** As torch initialises them, the vanilla RNN and the LSTM
@@ -786,10 +786,10 @@ assert final["RNN, orthogonal W_h"] >= 0.3 and final["RNN, W_h = I"] <= 0.15
 # lag: at lag 40 it is at chance or below (0.1 or less). Memory beyond 20 steps is a side
 # effect, not something this training asks for, so nothing controls how much of it a model
 # keeps.
-# A fixed-size state that must carry *everything* about a long input is the bottleneck that
+# A fixed-size state that must carry *everything* about a long input is the [bottleneck](GLOSSARY.md#bottleneck) that
 # chapter 02 measures, and attention (chapter 03) removes.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 generator = torch.Generator().manual_seed(123)
 learned = [name for name in runs if final[name] >= 0.3]
 longer = {}
@@ -810,7 +810,7 @@ assert min(longer[5 * LAG][name] for name in gated) >= 0.15  # ... something at 
 assert mean_at[5 * LAG] <= mean_at[LAG] - 0.3  # ... but on average memory fades over 5x the lag
 assert longer[2 * LAG]["RNN, orthogonal W_h"] <= 0.1  # the orthogonal RNN keeps nothing past its lag
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 10. Exercises
 #
 # **Exercise 1.1: one GRU step.** Write `gru_step(x, h_prev, params)` for a batch: `x` is
@@ -820,7 +820,7 @@ assert longer[2 * LAG]["RNN, orthogonal W_h"] <= 0.1  # the orthogonal RNN keeps
 # $W_{hn} h_{t-1} + b_{hn}$. `utils.scratch.sigmoid` is there for you. The checker pins gates
 # open or shut (a bias of $\pm 30$) so that, when something is wrong, it can tell you *which* gate.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def gru_step(x, h_prev, params):
     """One GRU step: x (batch, D), h_prev (batch, H) -> h (batch, H)."""
     p = params
@@ -834,13 +834,13 @@ def gru_step(x, h_prev, params):
 
 utils.check_gru_step(gru_step)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Here is what the checker says about two tempting mistakes: using $z$ the wrong way round,
 # and applying the reset gate before $W_{hn}$ (the original paper's variant). The checker
 # knows them from its catalogue of wrong steps (`utils.checkers.rnn.GRU_MISTAKES`, pairs of
 # a message and a wrong `gru_step`), so we hand it two entries of that catalogue:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 for known_mistake, wrong_gru_step in utils.checkers.rnn.GRU_MISTAKES[:2]:
     try:
         utils.check_gru_step(wrong_gru_step)
@@ -850,12 +850,12 @@ for known_mistake, wrong_gru_step in utils.checkers.rnn.GRU_MISTAKES[:2]:
         print("  hint:", message.split("hint: ")[1], "\n")
     assert known_mistake in message
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Exercise 1.2: one LSTM step.** Write `lstm_step(x, h_prev, c_prev, params)` returning
 # `(h, c)`, each `(batch, H)`, with the parameters `W_xf, W_hf, b_f, W_xi, ..., W_ho, b_o` of
 # section 5.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def lstm_step(x, h_prev, c_prev, params):
     """One LSTM step: x (batch, D), h_prev and c_prev (batch, H) -> (h, c)."""
     p = params
@@ -871,13 +871,13 @@ def lstm_step(x, h_prev, c_prev, params):
 
 utils.check_lstm_step(lstm_step)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Exercise 1.3: the backward pass of one RNN step.** For $h = \tanh(W_x x + W_h h_{\text{prev}}
 # + b)$ and an upstream gradient `dh` $= \partial L/\partial h$ `(batch, H)`, return
 # `(dx, dh_prev, dW_x, dW_h, db)` with the shapes of `x`, `h_prev`, `W_x`, `W_h` and `b`
 # (section 3 has the formulas; the batch is summed over for the weights).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def rnn_step_backward(dh, x, h_prev, h, params):
     """Gradients of one tanh-RNN step. dh (batch, H) -> (dx, dh_prev, dW_x, dW_h, db)."""
     ### BEGIN SOLUTION
@@ -893,7 +893,7 @@ def rnn_step_backward(dh, x, h_prev, h, params):
 
 utils.check_rnn_step_backward(rnn_step_backward)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Exercise 1.4: the backward pass of one LSTM step, peepholes included.** Turn section 5's
 # derivation into code. `lstm_step_backward(dh, dc_next, x, h_prev, c_prev, params)` gets
 #
@@ -912,7 +912,7 @@ utils.check_rnn_step_backward(rnn_step_backward)
 # names the mistake when it recognises it (the path from step $t+1$ missing, $\tanh'$ of the
 # wrong quantity, a forgotten peephole term, ...).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def lstm_step_backward(dh, dc_next, x, h_prev, c_prev, params):
     """Backward of one LSTM step (with the peephole terms when params has w_cf, w_ci, w_co).
 
@@ -949,13 +949,13 @@ def lstm_step_backward(dh, dc_next, x, h_prev, c_prev, params):
 
 check_lstm_step_backward(lstm_step_backward)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Two tempting mistakes, from the checker's catalogue (`LSTM_BACKWARD_MISTAKES` in
 # `utils/checkers/rnn_backward.py`): starting $\delta c_t$ from zero instead of `dc_next` (the
-# $f_{t+1}$ path is lost, and with it the cell state's long memory), and forgetting the output
-# gate's peephole:
+# $f_{t+1}$ path is lost, and with it the cell state's long memory), and forgetting the [output
+# gate](GLOSSARY.md#output-gate)'s peephole:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 for known_mistake, wrong_step_backward in (LSTM_BACKWARD_MISTAKES[0], LSTM_BACKWARD_MISTAKES[10]):
     try:
         check_lstm_step_backward(wrong_step_backward)
@@ -965,7 +965,7 @@ for known_mistake, wrong_step_backward in (LSTM_BACKWARD_MISTAKES[0], LSTM_BACKW
         print("  hint:", message.split("hint: ")[1], "\n")
     assert known_mistake in message
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Going further (not checked).** (a) Re-run section 8 with `LAG = 40`: which cells, started
 # how, still learn in 500 steps? (b) Add the peephole LSTM (`utils.nn.PeepholeLSTM`, with
 # $b_f = +3$) to the memory task: does it learn faster than the LSTM with $b_f = +3$ on seeds

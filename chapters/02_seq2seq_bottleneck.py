@@ -15,28 +15,28 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 02 · Sequence to sequence, and the bottleneck
 #
 # Chapter 01 built recurrent cells that read a sequence into a state. This chapter joins two
-# of them into an **encoder-decoder** (sequence-to-sequence, "seq2seq") model: one RNN reads
+# of them into an **[encoder-decoder](GLOSSARY.md#encoder-decoder)** ([sequence-to-sequence](GLOSSARY.md#seq2seq), "seq2seq") model: one [RNN](GLOSSARY.md#rnn) reads
 # the source, another writes the target, and the only thing passed between them is a single
 # vector. We build it in NumPy first, check its gradients, and show that the torch model in
 # `utils` computes exactly the same thing; then we measure what that single vector costs.
 #
 # After this chapter you will be able to
-# 1. write down the encoder-decoder model and its training objective, say what the context
-#    vector is, and build the model from chapter 01's layers with its backward pass;
-# 2. train one on padded batches with teacher forcing and a loss that ignores padding, and
+# 1. write down the encoder-decoder model and its [training objective](GLOSSARY.md#objective-function), say what the [context
+#    vector](GLOSSARY.md#context-vector) is, and build the model from chapter 01's layers with its backward pass;
+# 2. train one on padded batches with [teacher forcing](GLOSSARY.md#teacher-forcing) and a loss that ignores [padding](GLOSSARY.md#padding), and
 #    decode from it greedily;
-# 3. measure the **bottleneck**: exact-match accuracy against source length for hidden sizes
-#    16, 64 and 256 on one stated training budget, with a decoder that reads the context
+# 3. measure the **[bottleneck](GLOSSARY.md#bottleneck)**: [exact-match](GLOSSARY.md#exact-match) accuracy against source length for hidden sizes
+#    16, 64 and 256 on one stated training budget, with a [decoder](GLOSSARY.md#decoder) that reads the context
 #    vector at every step to tell "too small" from "forgotten", and the effect of reversing
 #    the source;
-# 4. measure **exposure bias**: how much more often the model errs after one wrong letter in
+# 4. measure **[exposure bias](GLOSSARY.md#exposure-bias)**: how much more often the model errs after one wrong letter in
 #    its prefix than after the true prefix, on the same strings and positions.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import inspect
 
 import matplotlib.pyplot as plt
@@ -56,7 +56,7 @@ device = utils.setup(seed=0)
 # dashed in its size's colour).
 COLORS = {"hidden 16": "#4c72b0", "hidden 64": "#dd8452", "hidden 256": "#55a868", "copy, hidden 64": "#8172b3"}
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The problem: a sequence in, another sequence out
 #
 # Translation, summarisation, speech recognition and image captioning all map an input
@@ -65,7 +65,7 @@ COLORS = {"hidden 16": "#4c72b0", "hidden 64": "#dd8452", "hidden 256": "#55a868
 # copy a string of letters, of any length we like) and real-looking dates written in eleven
 # locales, to be normalised to ISO `YYYY-MM-DD` (an exercise at the end).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 for task in ("reverse", "copy"):
     print(task, utils.make_task(task, 2, min_len=5, max_len=9, seed=1))
 date_train = utils.load_dates("train")
@@ -74,7 +74,7 @@ print(f"{len(date_train):,} training dates, {len(date_test):,} test dates, for e
 for source, target in date_train[:6]:
     print(f"  {source!r:32} -> {target}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Source and target lengths differ (`'19 févr. 2037'` has 13 characters, its target 10), and
 # differ from pair to pair. The model must read a sequence of any length and write one of
 # any length.
@@ -83,13 +83,13 @@ for source, target in date_train[:6]:
 #
 # ![The plain encoder-decoder: an LSTM reads the source into h_1..h_T, the last state c = h_T starts the decoder LSTM, which writes the target one token at a time through an affine layer and a softmax](figures/02_encoder_decoder.svg)
 #
-# **The encoder** is an RNN over the source tokens $x_1, \dots, x_T$ (each embedded as a
+# **The [encoder](GLOSSARY.md#encoder)** is an RNN over the source tokens $x_1, \dots, x_T$ (each embedded as a
 # vector first): $h_t = f(x_t, h_{t-1})$. From its states it forms a **context vector**
 #
 # $$c = q(h_1, \dots, h_T),$$
 #
 # and in the plain model $q$ just takes the last state: $c = h_T$. (That "the context vector
-# is the encoder's last state" holds only for this plain model: with attention, chapter 03,
+# is the encoder's last state" holds only for this plain model: with [attention](GLOSSARY.md#attention), chapter 03,
 # the decoder gets a different context vector $c_t$ at every output step.)
 #
 # **The decoder** is a second RNN that writes the target $y_1, \dots, y_{T'}$ one token at a
@@ -98,8 +98,8 @@ for source, target in date_train[:6]:
 #
 # $$s_t = f'(y_{t-1}, s_{t-1}), \qquad p(y_t \mid y_{<t}, c) = g(y_{t-1}, s_t, c) = \mathrm{softmax}(W s_t + b).$$
 #
-# Our plain decoder lets $c$ in **only as its initial state**, $s_0 = c$ (for an LSTM, the
-# encoder's last cell state also starts the decoder's cell). Cho et al. (2014) also feed $c$
+# Our plain decoder lets $c$ in **only as its initial state**, $s_0 = c$ (for an [LSTM](GLOSSARY.md#lstm), the
+# encoder's last [cell state](GLOSSARY.md#cell-state) also starts the decoder's cell). Cho et al. (2014) also feed $c$
 # into every step, which is why $g$ lists $c$ as an argument; the textbook calls that the
 # **peeky** decoder: $s_t = f'([y_{t-1}; c], s_{t-1})$ and $\mathrm{softmax}(W [s_t; c] + b)$
 # (the dashed arrows in the picture). Either way the whole source must pass through one
@@ -118,7 +118,7 @@ for source, target in date_train[:6]:
 # $$\max_\theta \; \frac{1}{N} \sum_{n=1}^{N} \log p_\theta\big(Y^{(n)} \mid X^{(n)}\big),
 # \qquad \log p(Y \mid X) = \sum_{t=1}^{T'+1} \log p\big(y_t \mid y_{<t}, X\big),$$
 #
-# where $y_{T'+1}$ is `</s>`. Equivalently, minimise the cross-entropy between the predicted
+# where $y_{T'+1}$ is `</s>`. Equivalently, minimise the [cross-entropy](GLOSSARY.md#cross-entropy) between the predicted
 # distributions and the true next tokens. We average it over the real target tokens of a
 # batch (their sum divided by their number), so the size of the loss, and of each gradient
 # step, does not depend on how long the batch's targets happen to be.
@@ -127,7 +127,7 @@ for source, target in date_train[:6]:
 # previous token $y_{t-1}$, not the model's own guess. That makes every step's input known in
 # advance, so the decoder RNN runs over the whole target in one call, and a wrong early guess
 # does not derail the rest of the sequence while the model is still learning. At inference
-# there is no true target: the decoder feeds back its own prediction (**greedy decoding**:
+# there is no true target: the decoder feeds back its own prediction (**[greedy decoding](GLOSSARY.md#greedy-decoding)**:
 # the most probable token), until it writes `</s>` or reaches a maximum length.
 #
 # ### 2.1 Built in NumPy
@@ -147,12 +147,12 @@ for source, target in date_train[:6]:
 # decoder is `TimeEmbedding → TimeLSTM → TimeAffine`, started from $(h_T, c_T)$. The forward
 # passes:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 print(inspect.getsource(utils.scratch.seq2seq.Encoder.forward))
 print(inspect.getsource(utils.scratch.seq2seq.Decoder.forward))
 print(inspect.getsource(utils.scratch.seq2seq.Seq2Seq.forward))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Backward.** The loss's gradient runs the same road backwards. `TimeSoftmaxWithLoss`
 # gives $\partial L / \partial z_t = (\mathrm{softmax}(z_t) - \mathrm{onehot}(y_t)) / N$ at
 # the $N$ real target tokens and $0$ at pads. `TimeAffine` passes $\partial L / \partial s_t
@@ -164,16 +164,16 @@ print(inspect.getsource(utils.scratch.seq2seq.Seq2Seq.forward))
 # every step, so its gradient is the sum of what every step sends back, plus the initial
 # state's. The decoder's backward:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 print(inspect.getsource(utils.scratch.seq2seq.Decoder.backward))
 
-# %% [markdown]
-# A gradient check on a tiny model (embed 4, hidden 5) and a padded batch of four pairs, both
+# %% [markdown] slideshow={"slide_type": "-"}
+# A [gradient check](GLOSSARY.md#gradient-check) on a tiny model (embed 4, hidden 5) and a padded batch of four pairs, both
 # decoders: every parameter's analytic gradient against the central difference. (We use
 # $\varepsilon = 10^{-5}$ rather than $10^{-6}$: the encoder's gradients are small, and the
 # rounding error of the loss, divided by a smaller $\varepsilon$, would start to show.)
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 tiny_pairs = [("dog", "god"), ("hello", "olleh"), ("ab", "ba"), ("zebra", "arbez")]
 tiny_src_vocab = utils.Vocab.build([s for s, _ in tiny_pairs])
 tiny_tgt_vocab = utils.Vocab.build([t for _, t in tiny_pairs])
@@ -188,12 +188,12 @@ for peeky in (False, True):
     print(f"peeky={peeky}: {len(errors)} parameter arrays, largest relative error {errors[worst]:.1e} ({worst})")
     assert errors[worst] < 1e-6
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Now train it for a few seconds: reverse strings of 2 to 5 letters, 5,000 training pairs,
 # embed 16, hidden 32, Adam (learning rate 0.01, gradients clipped to norm 1), 1,000 steps of
 # 32 pairs, then greedy decoding on strings it has not seen.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 np_train = utils.make_task("reverse", 5000, min_len=2, max_len=5, seed=0)
 seen = set(np_train)
 np_test = [p for p in utils.make_task("reverse", 300, min_len=2, max_len=5, seed=1) if p not in seen][:200]
@@ -211,7 +211,7 @@ print(f"exact match on {len(np_test)} unseen strings: {numpy_exact:.2f}; e.g.",
 assert np.mean(losses[-20:]) < 0.2 * np.mean(losses[:20])
 assert numpy_exact >= 0.7
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **The same model in torch.** `utils.Seq2Seq(attention=None)` is this model, batched and in
 # torch: `nn.Embedding(padding_idx=0)`, `nn.LSTM` (over a *packed* batch, which is how it stops
 # at each row's last token) and `nn.Linear`, with `masked_cross_entropy` as the loss.
@@ -220,7 +220,7 @@ assert numpy_exact >= 0.7
 # two must agree on the loss, on every logit (read through `model.trace`, the torch model's
 # documented view of its internals) and on every gradient:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 twin = to_torch(numpy_model, src_vocab, tgt_vocab)  # a utils.Seq2Seq in float64
 batch_pairs = np_test[:64]
 arrays = encode_pairs(batch_pairs, src_vocab, tgt_vocab)
@@ -241,15 +241,15 @@ print(f"translate_batch: {twin.translate_batch([s for s, _ in np_test[:4]], max_
 assert abs(numpy_loss - torch_loss.item()) < 1e-10 and logit_error < 1e-10 and grad_error < 1e-10
 assert twin.translate_batch([s for s, _ in np_test], max_len=8) == outputs
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # From here on we use `utils.Seq2Seq` and its one-call trainer `utils.train_seq2seq(pairs,
 # attention=None, ...)`: the same model, faster (batched matrix products in torch, float32),
-# with greedy decoding, beam search and the padding handled for us. In its code (and in
+# with greedy decoding, [beam search](GLOSSARY.md#beam-search) and the padding handled for us. In its code (and in
 # `model.trace`), `memory` / `encoder_states` are the encoder states $h_1..h_T$, the
 # encoder's last `state` is $c = h_T$ (with the LSTM's cell state), and `decoder_states` are
 # the $s_t$. Here is an untrained one and one padded batch:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 pairs = [("abc", "cba"), ("hello", "olleh"), ("xy", "yx")]
 toy = utils.Seq2Seq(utils.Vocab.build(["abcdehlloxy"]), utils.Vocab.build(["abcdehlloxy"]),
                     attention=None, cell="lstm", hidden_size=8, embed_size=4)
@@ -261,7 +261,7 @@ print("decoder target y_1 .. y_n </s>  (batch, tgt_len):\n", batch.tgt_out)
 print("special ids: pad", utils.Vocab.pad_id, " <s>", utils.Vocab.bos_id, " </s>", utils.Vocab.eos_id,
       " <unk>", utils.Vocab.unk_id)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Variable lengths: padding, and a loss that ignores it
 #
 # A batch stacks sequences of different lengths into one tensor, so the shorter ones are
@@ -277,7 +277,7 @@ print("special ids: pad", utils.Vocab.pad_id, " <s>", utils.Vocab.bos_id, " </s>
 # nothing changes; a loss that averages over every position changes, because it now also
 # "predicts" pads.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def padded_more(batch, extra):
     """The same batch with `extra` more pad columns on the source and the target."""
     def pad(ids):
@@ -299,7 +299,7 @@ print(f"naive loss:  {naive:.6f} -> with 5 more pad columns {naive_padded:.6f}")
 assert abs(loss - loss_padded) < 1e-6, "padding changed the masked loss"
 assert abs(naive - naive_padded) > 1e-3, "the naive loss should depend on padding"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Reversing the source: a known trick
 #
 # Sutskever et al. (2014) found that feeding the source **backwards** made their plain
@@ -307,7 +307,7 @@ assert abs(naive - naive_padded) > 1e-3, "the naive loss should depend on paddin
 # sit close (in steps) to the first words of the source they depend on: the first output is
 # produced right after reading its source word, instead of a whole sentence later. Gradients
 # have a short path to follow at the start, and learning gets going. It also suits what an
-# RNN's last state is good at: it is dominated by the *last* inputs it read (an LSTM or GRU
+# RNN's last state is good at: it is dominated by the *last* inputs it read (an LSTM or [GRU](GLOSSARY.md#gru)
 # weakens this, but does not remove it), and with the source reversed those are the ones the
 # decoder needs first.
 #
@@ -318,14 +318,14 @@ assert abs(naive - naive_padded) > 1e-3, "the naive loss should depend on paddin
 # exactly the *reverse* task on the string it read. So the reverse task **is** the copy task
 # with the trick, and Section 6 compares the two.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 reversed_toy = utils.Seq2Seq(toy.src_vocab, toy.tgt_vocab, attention=None, cell=toy.config.cell, hidden_size=8, embed_size=4,
                              reverse_source=True)
 print("as written:", toy.encode_sources(["hello"])[0][0].tolist())
 print("as read:   ", reversed_toy.encode_sources(["hello"])[0][0].tolist())
 assert reversed_toy.encode_sources(["hello"])[0][0].tolist() == toy.encode_sources(["hello"])[0][0].tolist()[::-1]
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. The bottleneck, measured
 #
 # The plain model must squeeze a source of any length into one vector of `hidden_size`
@@ -357,7 +357,7 @@ assert reversed_toy.encode_sources(["hello"])[0][0].tolist() == toy.encode_sourc
 # If the peeky decoder did much better, the fall would come from the decoder *forgetting*
 # $c$ over its own steps; if it does not, it comes from what $c$ holds.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 LENGTHS = list(range(2, 21, 2))
 SWEEP = dict(n_train=4000, n_test=100, epochs=6, batch_size=32, lr=5e-3, cell="lstm", seed=0)
 sweep_models, acc = {}, {}
@@ -368,11 +368,11 @@ for size in (16, 64):
     sweep_models[f"hidden {size}, peeky"], acc[f"hidden {size}, peeky"] = utils.length_sweep(
         "reverse", LENGTHS, hidden_size=size, peeky=True, desc=f"reverse 2..20, hidden {size}, peeky decoder", **SWEEP)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # To compare the curves with one number each, take the source length at which exact match
 # first falls to one half (interpolating between the measured lengths):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def half_accuracy_length(acc):
     """Source length where exact match first drops to 0.5 (linear interpolation)."""
     lengths = sorted(acc)
@@ -401,7 +401,7 @@ assert half["hidden 256"] >= half["hidden 64"] + 1
 for size in (16, 64):
     assert half[f"hidden {size}, peeky"] <= half[f"hidden {size}"] + 1
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, ax = plt.subplots(figsize=(7.5, 4.2))
 for name, a in acc.items():
     size = name.split(",")[0]
@@ -415,7 +415,7 @@ ax.set_title("Does a bigger context vector, or reading it at every step, stop th
 ax.legend(title="reverse task, same budget")
 fig.tight_layout();
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Every curve falls to (almost) nothing. Quadrupling the state from 16 to 64 moved the
 # half-accuracy length from about 4 to about 8 letters, and quadrupling it again to 256 moved
 # it by about 2 more (the numbers above; the asserts demand at least 3 and 1): a bigger vector
@@ -439,7 +439,7 @@ fig.tight_layout();
 # Now the copy task with the same model (hidden 64, the same `SWEEP`), without the trick.
 # Its curve against the reverse task's (= copy with the trick):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 copy_model, acc_copy = utils.length_sweep("copy", LENGTHS, hidden_size=64, **SWEEP)
 acc_reverse = acc["hidden 64"]
 print("copy, source as written:  ", " ".join(f"{acc_copy[n]:5.2f}" for n in LENGTHS))
@@ -464,7 +464,7 @@ ax.set_title("Does reversing the source help? (hidden 64)")
 ax.legend()
 fig.tight_layout();
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Reading the source backwards moved the half-accuracy length about two letters later (6.1 to
 # 8.1), on the same budget (at least 1.5 asserted, here and on seeds 1 and 2). The likely
 # reason is Sutskever et al.'s: the first letters to write are then the last ones read, with
@@ -486,14 +486,14 @@ fig.tight_layout();
 #
 # * **teacher-forced**: at every step, feed the true previous token and check the prediction
 #   (`model.teacher_forced_tokens(pairs)`);
-# * **free running**: greedy decoding, feeding back the model's own predictions
+# * **[free running](GLOSSARY.md#free-running)**: greedy decoding, feeding back the model's own predictions
 #   (`model.translate_batch(sources)`), compared position by position with the target.
 #
 # One subtlety first: **exact match is the same** in both modes. If every teacher-forced
 # prediction is right, greedy decoding feeds back exactly the true prefix and writes the same
 # tokens; if one is wrong, the greedy output is wrong too. So the difference shows per token.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 model_64 = sweep_models["hidden 64"]
 test_10 = utils.make_task("reverse", 300, min_len=10, max_len=10, seed=12)
 targets_10 = [list(t) for _, t in test_10]
@@ -506,13 +506,13 @@ print(f"token accuracy: teacher-forced {accuracy['teacher_forced']:.3f}, free ru
 assert exact_forced == exact_free
 assert accuracy["teacher_forced"] - accuracy["free_running"] >= 0.05
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # A lower per-token score when free running is not yet exposure bias. Once a sequence has one
 # wrong token, later positions can be wrong because that sequence is hard for the model anyway,
 # or because the mistake shifted the letters after it; even a perfect maximum-likelihood model
 # compounds errors this way. First, what do the model's own first mistakes look like?
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def first_error(prediction, target):
     """Index of the first position where prediction differs from target (None if it equals it)."""
     for i, token in enumerate(target):
@@ -539,7 +539,7 @@ for target, output in examples:
 print(f"{n_mistaken} outputs with a first mistake before the last position; {swaps:.2f} of them swap two neighbours")
 assert swaps >= 0.5
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Mostly **swaps**: the model writes two neighbouring letters in the wrong order (the swap's
 # second letter is the one it skipped). It kept the letters but not their exact order, and
 # per-position accuracy charges that one slip twice. So the free-running curve alone does not
@@ -551,7 +551,7 @@ assert swaps >= 0.5
 # prediction at position $k + 1$ against the true letter. Compare with the same prediction
 # after the true prefix: same strings, same positions, one token of difference.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def corrupted_prefix_error(model, pairs, seed=0):
     """Error rate of the prediction at k + 1 after the true prefix, and after the true prefix
     with y_k replaced by a random other letter, over every string and every k."""
@@ -576,7 +576,7 @@ print(f"{n_predictions} predictions; error rate of the next letter after the tru
       f"after the same prefix with one wrong letter {error_wrong:.2f}")
 assert error_wrong >= error_true + 0.3
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # That gap is exposure bias, isolated: the same model, on the same strings and positions, gets
 # the next letter wrong far more often when one letter of its prefix is wrong: 0.72 against
 # 0.14 here, about five times as often (the assert, here and on seeds 1 and 2, demands a gap
@@ -587,7 +587,7 @@ assert error_wrong >= error_true + 0.3
 #
 # Where along the output do the errors fall? Per output position, both modes:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def accuracy_by_position(predictions, targets):
     """Share of sequences whose token at each position is right: (target length,)."""
     n = len(targets[0])
@@ -613,7 +613,7 @@ assert abs(gap[0]) <= 0.01  # the first step reads <s> in both modes
 middle = by_position_forced[2:-2].min()
 assert min(by_position_forced[0], by_position_forced[-1]) >= middle + 0.1  # U-shaped, on seeds 0-2
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # At the first position both modes read `<s>`, so they agree; after it, free running falls
 # below teacher forcing as mistakes (mostly swaps) are fed back.
 #
@@ -659,7 +659,7 @@ assert min(by_position_forced[0], by_position_forced[-1]) >= middle + 0.1  # U-s
 # $-\log p(\text{target})$ over the positions whose target is not `pad_id`. Compute
 # $\log p$ with a stable log-softmax (subtract each row's maximum before `exp`).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def masked_cross_entropy(logits, targets, pad_id):
     ### BEGIN SOLUTION
     z = logits - logits.max(axis=-1, keepdims=True)  # (batch, tgt_len, vocab)
@@ -670,10 +670,10 @@ def masked_cross_entropy(logits, targets, pad_id):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 utils.check_masked_cross_entropy(masked_cross_entropy)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2: greedy decoding
 #
 # Write the decoding loop. `step(tokens, state) -> (logits, state)` runs the decoder one step:
@@ -682,7 +682,7 @@ utils.check_masked_cross_entropy(masked_cross_entropy)
 # has produced `eos_id` keeps it and gets `pad_id` from then on; stop when every row has
 # finished or after `max_len` steps. Return the `(batch, steps)` array of predicted ids.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def greedy_decode(step, state, batch_size, bos_id, eos_id, pad_id, max_len):
     ### BEGIN SOLUTION
     tokens = np.full(batch_size, bos_id)
@@ -699,14 +699,14 @@ def greedy_decode(step, state, batch_size, bos_id, eos_id, pad_id, max_len):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 utils.check_greedy_decode(greedy_decode)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Your loop now drives the trained hidden-64 reverse model of Section 5: wrap its decoder as
 # a `step` function and compare with `translate_batch`.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 sources = [s for s, _ in test_10[:200]]
 src_ids, src_lengths = model_64.encode_sources(sources)
 with torch.no_grad():
@@ -726,7 +726,7 @@ mine = [model_64.tgt_vocab.decode(row) for row in ids]
 print(mine[:3])
 assert mine == model_64.translate_batch(sources)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 3: the gradient that reaches the encoder
 #
 # In the NumPy model, the decoder's backward pass ends with $\partial L / \partial h_T$ and
@@ -735,7 +735,7 @@ assert mine == model_64.translate_batch(sources)
 # src_len) -> (dh, dc)`: both zero except, in row `b`, at the step where that row's context
 # vector was taken. (Careful: the rows of a padded batch end at different steps.)
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def context_gradient(dh_T, dc_T, src_lengths, src_len):
     ### BEGIN SOLUTION
     batch, hidden = dh_T.shape
@@ -748,13 +748,13 @@ def context_gradient(dh_T, dc_T, src_lengths, src_len):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 check_context_gradient(context_gradient)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # With your function in place of the encoder's, the NumPy model's gradients are unchanged:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 tiny = NumpySeq2Seq(len(tiny_src_vocab), len(tiny_tgt_vocab), embed_size=4, hidden_size=5, seed=0)
 tiny.forward(*tiny_arrays)
 dh_T, dc_T = tiny.decoder.backward(tiny.loss_layer.backward())
@@ -766,7 +766,7 @@ tiny.backward()
 print("largest difference from the model's own backward:", max(np.abs(mine[k] - tiny.grads[k]).max() for k in mine))
 assert all(np.allclose(mine[k], tiny.grads[k]) for k in mine)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 4 (open): dates without attention
 #
 # Train the plain model on the dates, `utils.train_seq2seq(date_train, attention=None, seed=0)`

@@ -15,18 +15,18 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 03 · Alignment and the context vector
 #
-# Chapter 02 squeezed the whole source into one vector, the encoder's last state, and watched
-# accuracy fall as sources grew longer. This chapter lets the decoder look back at *every*
+# Chapter 02 squeezed the whole source into one vector, the [encoder](GLOSSARY.md#encoder)'s last state, and watched
+# accuracy fall as sources grew longer. This chapter lets the [decoder](GLOSSARY.md#decoder) look back at *every*
 # encoder state, at every output step, and learn where to look.
 #
 # After this chapter you will be able to
-# 1. say what an **alignment** is, and how a learned alignment differs from a hand-made one;
-# 2. explain why attention is a softmax-*weighted sum* of encoder states rather than a
+# 1. say what an **[alignment](GLOSSARY.md#alignment)** is, and how a learned alignment differs from a hand-made one;
+# 2. explain why [attention](GLOSSARY.md#attention) is a softmax-*[weighted sum](GLOSSARY.md#weighted-sum)* of encoder states rather than a
 #    *choice* of one, and show that choosing has no pathwise gradient;
-# 3. implement the textbook's two attention layers, **Attention Weight** and **Weighted Sum**,
+# 3. implement the textbook's two attention layers, **[Attention Weight](GLOSSARY.md#attention-weights)** and **Weighted Sum**,
 #    forward and backward in NumPy, check them numerically and against PyTorch;
 # 4. measure what attention buys: on chapter 02's length sweep (reversing 2 to 20 letters,
 #    the source read backwards) a flat accuracy-vs-length curve beside the plain model's
@@ -36,7 +36,7 @@
 #    dates written in eleven languages (mostly, and shifted by one character, for a reason);
 #    and say why dot attention needs help to find a *position*.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import collections
 import inspect
 
@@ -48,7 +48,7 @@ import utils
 
 device = utils.setup(seed=0)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The problem: which source items does each output item come from?
 #
 # When a person translates *"le 3 mars 2021"* into `2021-03-03`, each output character comes
@@ -61,7 +61,7 @@ device = utils.setup(seed=0)
 # (GIZA++) estimated them with their own model before any translation was learned; the
 # translation tables were then read off the alignment. A neural model with attention instead
 # **learns the alignment jointly with the translation**, from (source, target) pairs alone,
-# as a by-product of minimising the translation loss (Bahdanau et al., 2015: "jointly
+# as a by-product of minimising the translation loss ([Bahdanau](GLOSSARY.md#bahdanau-attention) et al., 2015: "jointly
 # learning to align and translate").
 #
 # The date data set of this course records the true alignment of every example: which source
@@ -69,7 +69,7 @@ device = utils.setup(seed=0)
 # into a matrix of shape (10 output characters, source length) with a 1 where an output
 # character comes from a source character. Here it is for one example:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 train_examples = utils.load_date_examples("train")
 example = next(e for e in train_examples if e.locale == "fr_FR" and e.pattern == "long")
 true_alignment = utils.date_alignment(example)  # (10 output chars, source chars)
@@ -81,7 +81,7 @@ assert np.allclose(np.delete(row_sums, dash_rows), 1.0) and np.all(row_sums[dash
 ax = utils.plot_attention(true_alignment, list(example.source), list(example.target),
                           title="The true alignment the data set records (hand-made, not learned)")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Each row is an output character; its weight is spread evenly over the source characters it
 # comes from, so every row (except the two `-` rows, which no source character produces)
 # sums to 1 (the `-` rows sum to 0; the cell above asserts both), like the attention weights we
@@ -96,7 +96,7 @@ ax = utils.plot_attention(true_alignment, list(example.source), list(example.tar
 # to the scores is **zero**; where two scores tie it jumps, and the gradient is undefined.
 # Backpropagation gets no signal that says how the scores should change. (Hard selection can
 # still be trained, but not by backpropagating through it: "hard attention" samples $\hat\jmath$
-# from the softmax and trains the scores with the score-function (REINFORCE) estimator, as in
+# from the [softmax](GLOSSARY.md#softmax) and trains the scores with the score-function (REINFORCE) estimator, as in
 # Xu et al., 2015, *Show, Attend and Tell*; its gradient estimates are noisy. The soft version
 # below is what this course uses.)
 #
@@ -108,7 +108,7 @@ ax = utils.plot_attention(true_alignment, list(example.source), list(example.tar
 # with high scores, and it changes smoothly with every score. Let us measure both gradients
 # with `utils.numerical_gradient` on a toy loss $L = c \cdot g$ for a fixed vector $g$.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 rng = np.random.default_rng(0)
 hs_toy = rng.standard_normal((1, 4, 3))  # (batch=1, src_len=4, hidden=3): encoder states h_j
 scores_toy = rng.standard_normal((1, 4))  # (batch, src_len): scores e_j
@@ -133,13 +133,13 @@ print("dL/de with the weighted sum:", np.round(grad_soft, 4))
 assert np.all(grad_hard == 0.0)  # exactly zero: nudging a score never changes the argmax
 assert np.abs(grad_soft).max() > 0.05  # every score gets a signal
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The same story as a picture: sweep the score $e_2$ of source position 2 and watch the loss
 # (positions count from 1 as in the math; in the code that is index 1, since Python counts
 # from 0). Hard selection gives a step function (flat, then a jump where $e_2$ overtakes the
 # best score); the weighted sum gives a smooth curve whose slope says which way to move $e_2$.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 sweep = np.linspace(-4, 4, 401)
 loss_hard, loss_soft = [], []
 for value in sweep:
@@ -158,7 +158,7 @@ ax.legend(fontsize=8);
 assert len(set(np.round(loss_hard, 12))) == 2
 assert np.all(np.abs(np.diff(loss_soft)) > 0)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The idea: scores, weights, context, at every output step
 #
 # Write $h_1, \dots, h_T$ for the encoder states (`hs` in the code, shape
@@ -166,17 +166,17 @@ assert np.all(np.abs(np.diff(loss_soft)) > 0)
 # `(batch, hidden)`). Attention computes, **for every output step $i$**:
 #
 # 1. scores $e_{ij} = a(s_i, h_j)$: an **alignment model** $a$ that says how well source position
-#    $j$ fits output step $i$; this chapter uses the simplest one, the dot product
+#    $j$ fits output step $i$; this chapter uses the simplest one, the [dot product](GLOSSARY.md#dot-product)
 #    $a(s_i, h_j) = s_i^\top h_j$;
 # 2. weights $a_{ij} = \mathrm{softmax}_j(e_{ij}) = \exp(e_{ij}) / \sum_k \exp(e_{ik})$, a
 #    probability distribution over the source positions $j$: $a_{ij} \ge 0$, $\sum_j a_{ij} = 1$;
-# 3. the context vector $c_i = \sum_j a_{ij} h_j$.
+# 3. the [context vector](GLOSSARY.md#context-vector) $c_i = \sum_j a_{ij} h_j$.
 #
 # The matrix $a_{ij}$ is the model's **alignment**: row $i$ says which source positions
 # output $i$ reads. Nothing supervises it: it is learned from the translation loss alone,
 # through the gradient the weighted sum provides. In general $a(s, h)$ is a small network
 # with weights of its own, trained *jointly* with the encoder and decoder (Bahdanau et al.'s
-# additive score $v^\top \tanh(W s + U h)$, Luong et al.'s "general" $s^\top W h$); chapter 04
+# [additive score](GLOSSARY.md#additive-attention) $v^\top \tanh(W s + U h)$, [Luong](GLOSSARY.md#luong-attention) et al.'s "general" $s^\top W h$); chapter 04
 # adds those learned scores. The dot product has no weights at all: what is learned is the
 # encoder and decoder states, which the loss shapes so that a state $s_i$ points in the
 # direction of the $h_j$ it needs.
@@ -199,11 +199,11 @@ assert np.all(np.abs(np.diff(loss_soft)) > 0)
 # backward passes are derived below; you write them in the exercises, and their code is shown
 # after the exercises):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 print(inspect.getsource(utils.scratch.AttentionWeight.forward))
 print(inspect.getsource(utils.scratch.WeightedSum.forward))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **The backward passes.** For the Weighted Sum $c = \sum_j a_j h_j$ with upstream gradient
 # $\partial L/\partial c$ (`dc`):
 #
@@ -220,10 +220,10 @@ print(inspect.getsource(utils.scratch.WeightedSum.forward))
 # In the full `Attention` layer the encoder states feed *both* layers (they are scored and
 # they are summed), so their gradient is the sum of the two paths.
 #
-# First the forward pass on a small batch, with a padding mask (`True` = a real source
+# First the forward pass on a small batch, with a [padding mask](GLOSSARY.md#padding-mask) (`True` = a real source
 # position) so that the second example has only 3 of its 5 positions:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 rng = np.random.default_rng(1)
 batch, src_len, tgt_len, hidden = 2, 5, 4, 6
 hs = rng.standard_normal((batch, src_len, hidden))  # (batch, src_len, hidden): encoder states h_j
@@ -238,12 +238,12 @@ assert np.all(a >= 0) and np.allclose(a.sum(axis=1), 1.0)  # a probability distr
 assert np.all(a[~src_mask] == 0)  # padding gets no attention
 assert np.allclose(c, np.einsum("bj,bjh->bh", a, hs))  # c = sum_j a_j h_j
 
-# %% [markdown]
-# Now the gradient check: `utils.scratch.check_layer` compares each layer's `backward` with central
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Now the [gradient check](GLOSSARY.md#gradient-check): `utils.scratch.check_layer` compares each layer's `backward` with central
 # differences of the loss $L = \mathrm{sum}(\text{output} \odot g)$ for a random $g$, for
 # every input, in float64.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 hs_dec = rng.standard_normal((batch, tgt_len, hidden))  # (batch, tgt_len, hidden): decoder states s_i
 gradient_errors = {
     "AttentionWeight": utils.scratch.check_layer(utils.scratch.AttentionWeight(), hs, s, mask=src_mask),
@@ -258,7 +258,7 @@ largest_error = max(max(errors.values()) for errors in gradient_errors.values())
 print(f"largest relative error: {largest_error:.1e}")
 assert largest_error < 1e-8
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # (`input0` is `hs`, `input1` the decoder state(s) or the weights.) Relative errors between
 # about $10^{-11}$ and $10^{-8}$, all below $10^{-8}$ (the cell asserts it): the hand-written
 # backward passes are right.
@@ -271,7 +271,7 @@ assert largest_error < 1e-8
 # states, decoder states and mask, it matches `TimeAttention`, forward *and* backward (torch's
 # autograd against our hand-written gradients):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 dcontexts = rng.standard_normal((batch, tgt_len, hidden))  # an upstream gradient
 time_attention = utils.scratch.TimeAttention()
 contexts_np = time_attention.forward(hs, hs_dec, src_mask)  # (batch, tgt_len, hidden)
@@ -292,11 +292,11 @@ parity = {
 print("max |NumPy - torch|:", {k: f"{v:.0e}" for k, v in parity.items()})
 assert max(parity.values()) < 1e-12
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Where the layer sits, in a real model
 #
 # In the textbook's model (and in Luong et al.'s placement) the attention layer sits **between
-# the decoder RNN and the output projection**. At output step $i$:
+# the decoder [RNN](GLOSSARY.md#rnn) and the output projection**. At output step $i$:
 #
 # 1. the decoder RNN reads the previous token and updates its state: $s_i = \mathrm{RNN}(y_{i-1}, s_{i-1})$,
 #    starting, as in chapter 02, from the encoder's last state $s_0 = h_T$;
@@ -304,7 +304,7 @@ assert max(parity.values()) < 1e-12
 # 3. the output layer reads the **concatenation** $[c_i ; s_i]$ (size 2·hidden) and gives
 #    the scores of the next token: $\mathrm{logits}_i = W [c_i ; s_i] + b$.
 #
-# Here is the whole model for a teacher-forced batch, with the shape of every tensor (the
+# Here is the whole model for a [teacher-forced](GLOSSARY.md#teacher-forcing) batch, with the shape of every tensor (the
 # names are the code's: `hs` / `memory` holds the $h_j$, the decoder states are the queries):
 #
 # ![Chapter 03's attention model: encoder, decoder, attention between the decoder RNN and the output layer, with shapes](figures/03_where_attention_sits.svg)
@@ -330,7 +330,7 @@ assert max(parity.values()) < 1e-12
 # first epoch at which 99.5% of the 1,000 validation dates come out exactly right (it saves
 # time; the test set below is never used for that decision).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 train_pairs = utils.load_dates("train")
 test_examples = utils.load_date_examples("test")
 test_pairs = [(e.source, e.target) for e in test_examples]
@@ -342,7 +342,7 @@ print(date_model)
 print(f"exact match on the {len(test_pairs)} test dates: {date_accuracy:.3f}")
 assert date_accuracy >= 0.99
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Now look inside the trained model and recompute its attention with our **NumPy**
 # `TimeAttention`. `model.trace(sources, targets)` is the documented view of the internals: for
 # each source it returns, as NumPy arrays, the encoder states $h_j$ (`encoder_states`, one row
@@ -351,7 +351,7 @@ assert date_accuracy >= 0.99
 # fed the model's $h_j$ and $s_i$, returns the model's own weights and contexts, the layer we
 # wrote is exactly the layer inside the model.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 traces = date_model.trace([s for s, _ in test_pairs[:8]], [t for _, t in test_pairs[:8]])
 gaps = []
 for tr in traces:
@@ -365,10 +365,10 @@ print(f"one trace: encoder_states {traces[0].encoder_states.shape}, decoder_stat
 print(f"max |NumPy layer - model| over weights and contexts of 8 dates: {max(gaps):.1e}")
 assert max(gaps) < 1e-5
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. A different context vector at every output step
 #
-# A common confusion is that "the context vector is the encoder's last hidden state". That is
+# A common confusion is that "the context vector is the encoder's last [hidden state](GLOSSARY.md#hidden-state)". That is
 # true **without** attention: chapter 02's plain decoder gets the single vector $h_T$ once,
 # and every output step must make do with it. **With** attention the decoder still starts
 # from $h_T$ (Section 6), but there is also a different context vector $c_i$ for every output
@@ -377,7 +377,7 @@ assert max(gaps) < 1e-5
 # step's context is, nearly, $h_T$: a step that attends to the last source character, which
 # is where that state sits.)
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 sample = next(e for e in test_examples if e.locale == "de_DE" and e.pattern == "long")
 [sample_trace] = date_model.trace([sample.source])  # greedy decoding, every quantity on the way
 out_tokens = sample_trace.out_tokens[:-1]  # without </s>
@@ -397,7 +397,7 @@ print(f"steps whose context is (nearly) h_T: {len(near_last)} of {len(out_tokens
 assert len(near_last) <= 1 and np.median(distance_to_last) > 0.5
 assert pairwise[np.ix_(year_rows, day_rows)].min() > 0.2  # year steps and day steps read different vectors
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Learned attention against the true alignment
 #
 # Korean and Japanese write the year first (`2012년 4월 12일`, `2012年4月12日`); American
@@ -407,7 +407,7 @@ assert pairwise[np.ix_(year_rows, day_rows)].min() > 0.2  # year steps and day s
 # 년/월/일 and an American one, with the alignment the data set records **drawn on top**:
 # a white box around every (output, source) cell that the true alignment links.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def first_example(locale, pattern="long"):
     """The first test date of ``locale`` and ``pattern`` that the model translates correctly."""
     return next(e for e in test_examples if e.locale == locale and e.pattern == pattern
@@ -430,7 +430,7 @@ for ax, locale in zip(axes, ["ko_KR", "en_US"]):
 fig.suptitle("Does learned attention (colour) fall on the true alignment (white boxes)?")
 fig.tight_layout();
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Mostly, not exactly. Look at the rows the boxes do not explain. The two `-` rows, which no
 # source character produces, still have to put their weight somewhere (a softmax row sums to
 # 1): they put it near a field boundary or inside the next field (here on letters of
@@ -452,7 +452,7 @@ fig.tight_layout();
 # Japanese, Korean, Chinese), where the alignment keeps the order, and those that write it
 # last, where it must cross over.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 FIELD_ROWS = {"year": [0, 1, 2, 3], "month": [5, 6], "day": [8, 9]}  # output rows of YYYY-MM-DD
 
 
@@ -499,14 +499,14 @@ for name, masses in sorted(by_locale.items()) + sorted(by_order.items()):
     print(f"    {name:11s} {learned:.2f} ({uniform:.2f})")
     assert learned > uniform + 0.3, name  # every locale, and both orders, not just the mean
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Now **where exactly** each row peaks. For a digit that is copied from a digit in the source
 # (`2008` → `2008`, `11` → `11`, and `4` → the last digit of `04`; the true alignment spreads a
 # field evenly, but here we know the very character), take the source position $\hat\jmath$ of
 # the row's largest weight and the position $j$ of the character it copies, and count the
 # **offsets** $\hat\jmath - j$:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def copied_digits(example):
     """(output row, source index) for each output digit copied from one known source digit.
 
@@ -544,22 +544,22 @@ ax.set_ylim(0, 1)
 ax.set_title("Where does a digit's attention peak, relative to the digit it copies?")
 fig.tight_layout();
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Why to the right and never to the left?** The attention weights address *encoder states*,
 # not characters. A forward encoder's $h_j$ summarises $x_1, \dots, x_j$: it has seen the
 # character $x_j$ and everything before it, nothing after. So the state one or two positions
-# to the right of a digit still carries that digit (an LSTM keeps what it read a step ago),
+# to the right of a digit still carries that digit (an [LSTM](GLOSSARY.md#lstm) keeps what it read a step ago),
 # and a peak there can read the right value; a state to the *left* has not read the digit
 # yet, and a peak there could not. The map is a map over states that each summarise a
 # prefix. Where the peak lands among the states that carry the digit is up to training; here
 # most peaks land on the digit itself. Chapter 06 gives every position a state that has read
-# both sides (a bidirectional encoder) and compares these maps.
+# both sides (a [bidirectional](GLOSSARY.md#bidirectional) encoder) and compares these maps.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 9. The same length sweep, with attention
 #
-# Chapter 02 measured the bottleneck with a length sweep: one LSTM trained on the reverse
-# task with letters a-z, source lengths 2 to 20 mixed, then exact match on 100 fresh strings
+# Chapter 02 measured the [bottleneck](GLOSSARY.md#bottleneck) with a length sweep: one LSTM trained on the reverse
+# task with letters a-z, source lengths 2 to 20 mixed, then [exact match](GLOSSARY.md#exact-match) on 100 fresh strings
 # at each length 2, 4, ..., 20. Its plain model with hidden size 64 went from near-perfect on
 # short strings to almost nothing on the longest ones: one vector could not be trained to
 # hold the whole source. With attention the decoder reads the encoder state it needs at every
@@ -577,13 +577,13 @@ fig.tight_layout();
 # decoder only has to keep in step with the encoder. Section 11 measures what reading
 # backwards is worth.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 sources_20 = [source for source, _ in utils.make_task("reverse", 1000, min_len=20, max_len=20, seed=1)]
 repeated = np.mean([len(set(source)) < len(source) for source in sources_20])
 print(f"20-letter sources (a-z) in which some letter occurs twice or more: {repeated:.3f}")
 assert repeated > 0.99
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # The experiment changes **one thing**: attention. Both models read the source backwards and
 # share everything else, chapter 02's sweep settings (`SWEEP` there), the same stated budget
 # for both: 4,000 training pairs with lengths 2 to 20, an LSTM with hidden size 64, 6 epochs,
@@ -591,7 +591,7 @@ assert repeated > 0.99
 # plain model here is chapter 02's hidden-64 model reading backwards; chapter 02 shows that
 # reading backwards helps it a little, so this is the stronger plain baseline.)
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # Chapter 02's sweep settings (its SWEEP), hidden size 64, source read backwards for both models.
 # (tests/test_chapter03_claims.py runs this section's cells with seed 1 and seed 2.)
 CHAPTER_02_SWEEP = dict(n_train=4000, n_test=100, epochs=6, batch_size=32, lr=5e-3, cell="lstm", seed=0,
@@ -600,7 +600,7 @@ SHORT_LENGTHS = list(range(2, 21, 2))  # chapter 02's lengths
 # One colour per model in every figure of this chapter; the plain model keeps chapter 02's colour for it.
 MODEL_COLORS = {"plain": "#dd8452", "attention": "#c44e52", "as written": "#da8bc3", "distinct": "#937860"}
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # The headline sweep: attention against the plain model, everything else equal.
 short_model, acc_short = utils.length_sweep("reverse", SHORT_LENGTHS, attention="dot", reverse_source=True,
                                             **CHAPTER_02_SWEEP)
@@ -630,7 +630,7 @@ ax.set_title("Does attention keep accuracy flat as the source grows?\n"
 ax.legend(loc="lower left")
 fig.tight_layout();
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # On this budget the attention curve is not perfectly flat: it is near the top on short
 # strings and sags on the longest (the printed row; at least 0.75 at every length, 20
 # letters included, asserted). That sag is the budget, not a limit of the model: Exercise
@@ -642,7 +642,7 @@ fig.tight_layout();
 # the source's own order; `model.attention` returns columns in that order even when the model
 # reads backwards), averaged over all output steps:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def weight_on_mirror(model, sources, shifts=(0,)):
     """Mean attention weight output step i puts on source position T + 1 - i + shift (1-based), per shift.
 
@@ -664,12 +664,12 @@ def weight_on_mirror(model, sources, shifts=(0,)):
 print(f"mean weight on the position being copied (20 letters, read backwards): {mirror_short:.3f}")
 assert mirror_short >= 0.75
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 10. Why it works, measured: a short path for the gradient
 #
 # Chapter 01 showed why a plain RNN forgets: the gradient that reaches an input $k$ steps back
 # is a product of $k$ Jacobians, and it shrinks (or blows up) geometrically with $k$. In the
-# plain seq2seq model the loss at output step $i$, $\ell_i = -\log p(y_i \mid y_{<i}, x)$,
+# plain [seq2seq](GLOSSARY.md#seq2seq) model the loss at output step $i$, $\ell_i = -\log p(y_i \mid y_{<i}, x)$,
 # reaches the source letter it needs, $x_j$, only through the encoder's remaining steps and
 # the decoder's first $i$ steps. With attention there is a second path: $x_j \to h_j \to c_i
 # \to \ell_i$, one RNN step long, whatever the distance.
@@ -686,7 +686,7 @@ assert mirror_short >= 0.75
 # First the architectures themselves: both models **before training** (the same sizes and
 # seed, freshly initialised), where no learned preference hides the path.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def input_gradient_norms(model, pairs):
     """|| d loss_i / d x_j ||: (out steps, source positions), averaged over pairs of one length.
 
@@ -747,14 +747,14 @@ assert min(untrained_paths["attention"].values()) > 0.1 * max(untrained_paths["a
 # and the letter each output must copy gets a gradient at least 100 times larger.
 assert aligned["attention"] > 100 * aligned["plain"]
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # After training, the size of a gradient also depends on how sure the model is (a confident,
 # correct prediction has a small loss and a small gradient), so we compare **shares**: for each
 # output step, the fraction of its gradient that goes to each source letter, as a function of
 # the offset $j - i$ from the letter it copies. A model that depends on the right letter puts
 # its share near offset 0; the uniform share is $1/20 = 0.05$.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def share_by_offset(norms):
     """Mean share of each output step's gradient on source position i + offset: {offset: share}."""
     shares = norms / norms.sum(axis=1, keepdims=True)  # (out steps, src_len), rows sum to 1
@@ -785,7 +785,7 @@ for ax in axes:
     ax.legend()
 fig.tight_layout();
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Left: in the untrained plain model the gradient shrinks by a roughly constant factor per
 # step, chapter 01's vanishing product, so a letter 30 steps away from the loss that needs it
 # gets almost nothing; with attention the curve is flat, every letter is one step from every
@@ -806,7 +806,7 @@ fig.tight_layout();
 # decoder must locate position $T + 1 - i$ among repeated letters from whatever count of
 # steps the states carry, and we expect that to go wrong more often on long strings.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 as_written_model, acc_as_written = utils.length_sweep("reverse", SHORT_LENGTHS, attention="dot",
                                                       reverse_source=False, **CHAPTER_02_SWEEP)
 print("length:          ", " ".join(f"{n:5d}" for n in SHORT_LENGTHS))
@@ -833,7 +833,7 @@ ax.set_title("Does the reading direction matter once there is attention?")
 ax.legend(loc="lower left", fontsize=8)
 fig.tight_layout();
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With attention the reading direction does not matter on short strings, but it does on long
 # ones: read as written, the curve falls after about 12 letters to 0.5 or less at 20, at
 # least 0.4 below the run that reads backwards, while it stays above the plain model at every
@@ -851,11 +851,11 @@ fig.tight_layout();
 #
 # This is a new experiment, not a one-factor step from Section 11: besides the data (distinct
 # symbols, lengths 5 to 60 mixed) it uses different settings, chosen to fit the time budget
-# of the chapter: a GRU with hidden size 64, 2,000 training pairs, 8 epochs, batches of 64,
+# of the chapter: a [GRU](GLOSSARY.md#gru) with hidden size 64, 2,000 training pairs, 8 epochs, batches of 64,
 # the source as written. It shows that a dot-attention model *can* stay flat to 60 symbols
 # when positions are identified by content; which of the changes matter is Exercise 3.5.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 LONG_LENGTHS = list(range(5, 61, 5))
 long_model, acc_long = utils.length_sweep("reverse", LONG_LENGTHS, attention="dot", distinct=True, cell="gru",
                                           hidden_size=64, n_train=2000, n_test=100, epochs=8, batch_size=64, seed=0)
@@ -880,7 +880,7 @@ ax.set_title("With attention, does accuracy stay flat up to 60 symbols?")
 ax.legend(loc="lower right", fontsize=8)
 fig.tight_layout();
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The level (the printed row: at least 0.5 at every length, asserted) is lower than the letter
 # sweep's; this model trained on only 2,000 pairs spread over lengths 5 to 60, and Exercise
 # 3.5 (c) asks what twice the pairs give. The point here is the shape: no fall with length.
@@ -890,7 +890,7 @@ fig.tight_layout();
 # reverse task (output $i$ copies source position $61 - i$) boxed in white, and the top
 # right corner enlarged:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 sources_60 = [source for source, _ in utils.make_task("reverse", 50, min_len=60, max_len=60, seed=2, distinct=True)]
 out_60, weights_60 = long_model.attention(sources_60[0])  # (out_len, 60)
 true_60 = [(i, len(sources_60[0]) - 1 - i) for i in range(min(len(out_60), 60))]  # 0-based (row, column)
@@ -911,7 +911,7 @@ print(f"mean weight on the position just after it:                  {next_long:.
 assert next_long > mirror_long  # more weight one column to the right than on the copied symbol itself
 assert mirror_long + next_long >= 0.9  # and almost all of it on those two
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # An anti-diagonal, as the reverse task demands, but leaning **one column to the right** of
 # the white boxes: to write the symbol at position $j$, the decoder puts more of its weight on
 # position $j + 1$ than on $j$ itself (the enlarged corner shows it cell by cell), and almost
@@ -924,7 +924,7 @@ assert mirror_long + next_long >= 0.9  # and almost all of it on those two
 # symbols make it work. Chapter 06's bidirectional encoder gives every position a state that
 # has also read what comes after it; it revisits this map.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## What we saw
 #
 # * Choosing one encoder state has a zero gradient with respect to the scores; a
@@ -969,8 +969,8 @@ assert mirror_long + next_long >= 0.9  # and almost all of it on those two
 # an address, and the weighted sum **reads** a blend of slots. Because the read is a weighted
 # sum, the address is differentiable and can be learned. External-memory networks (Neural
 # Turing Machines, memory networks, differentiable neural computers) take exactly this read
-# and add *writes* to a memory the network keeps; chapter 05 names the pieces queries, keys
-# and values, and the Transformer builds a whole model out of such reads.
+# and add *writes* to a memory the network keeps; chapter 05 names the pieces [queries, keys
+# and values](GLOSSARY.md#queries-keys-and-values), and the Transformer builds a whole model out of such reads.
 #
 # ## Exercises
 #
@@ -982,7 +982,7 @@ assert mirror_long + next_long >= 0.9  # and almost all of it on those two
 # the line shown in Section 4; the exercise is the softmax, so write it yourself rather than
 # calling `utils.scratch.softmax` as the course's layer does.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def attention_weight_forward(hs, s, mask=None):
     ### BEGIN SOLUTION
     scores = np.einsum("bjh,bh->bj", hs, s)  # (batch, src_len)
@@ -996,15 +996,15 @@ def attention_weight_forward(hs, s, mask=None):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 utils.check_attention_weight_forward(attention_weight_forward)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Exercise 3.2: the Weighted Sum backward.** Given `hs (batch, src_len, hidden)`, the weights
 # `a (batch, src_len)` and the upstream gradient `dc (batch, hidden)` of $c = \sum_j a_j h_j$,
 # return `(dhs, da)` with the shapes of `hs` and `a`.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def weighted_sum_backward(hs, a, dc):
     ### BEGIN SOLUTION
     dhs = a[:, :, None] * dc[:, None, :]  # (batch, src_len, hidden)
@@ -1013,16 +1013,16 @@ def weighted_sum_backward(hs, a, dc):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 utils.check_weighted_sum_backward(weighted_sum_backward)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Exercise 3.3: the Attention Weight backward.** Given `hs`, `s`, the forward output `a` and
 # the upstream gradient `da (batch, src_len)`, return `(dhs, ds)`. Remember that the softmax
 # couples the positions: $\partial L/\partial e_j = a_j(\partial L/\partial a_j - \sum_k a_k
 # \partial L/\partial a_k)$.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def attention_weight_backward(hs, s, a, da):
     ### BEGIN SOLUTION
     de = a * (da - (a * da).sum(axis=1, keepdims=True))  # (batch, src_len)
@@ -1032,19 +1032,19 @@ def attention_weight_backward(hs, s, a, da):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 utils.check_attention_weight_backward(attention_weight_backward)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # To compare with the course's own code, open `utils/scratch/attention.py`: `WeightedSum.backward`
 # and `AttentionWeight.backward` (it is not printed here, so that an exercise copy never shows it).
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Exercise 3.4 (open).** Sharpen the softmax with a temperature, $a = \mathrm{softmax}(e / \tau)$,
 # and repeat section 2's experiment for $\tau = 1, 0.1, 0.01$. What happens to the gradient
 # as $\tau \to 0$, and why does that make a very sharp attention hard to train?
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Exercise 3.5 (open): what made the sweeps flat?** Change one setting at a time and rerun
 # `utils.length_sweep`; the expected outcomes were measured on seed 0.
 # (a) Sections 9 and 11 with 8,000 training pairs instead of 4,000 (`n_train=8000`), for the

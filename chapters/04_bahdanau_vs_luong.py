@@ -15,32 +15,32 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 04 · Bahdanau vs Luong: how to score, and where attention sits
 #
-# Chapter 03 built one attention model: a dot-product score between the decoder state $s_t$
-# and every encoder state $h_j$, placed between the decoder RNN and the output layer. The two
+# Chapter 03 built one [attention](GLOSSARY.md#attention) model: a [dot-product](GLOSSARY.md#dot-product) score between the [decoder](GLOSSARY.md#decoder) state $s_t$
+# and every [encoder](GLOSSARY.md#encoder) state $h_j$, placed between the decoder [RNN](GLOSSARY.md#rnn) and the output layer. The two
 # papers that made attention standard in 2015 made different choices, and the names
-# "Bahdanau attention" and "Luong attention" are often used as if the difference were the
+# "[Bahdanau](GLOSSARY.md#bahdanau-attention) attention" and "[Luong](GLOSSARY.md#luong-attention) attention" are often used as if the difference were the
 # score alone. It is two choices: **how to score** a query against a key, and **where the
 # attention layer sits** in the decoder. The second one decides how fast the model trains.
 #
 # After this chapter you will be able to
-# 1. write the additive score (Bahdanau) and the multiplicative scores dot, general and concat
+# 1. write the [additive score](GLOSSARY.md#additive-attention) (Bahdanau) and the [multiplicative scores](GLOSSARY.md#multiplicative-attention) dot, general and concat
 #    (Luong) forward and backward in NumPy, check them numerically and against PyTorch, and say
 #    why Luong's *concat* is the additive score written with one matrix;
-# 2. draw both decoders with their shapes, and explain why Luong's decoder without input
-#    feeding trains in one batched pass while Bahdanau's must step, measured as RNN calls and
+# 2. draw both decoders with their shapes, and explain why Luong's decoder without [input
+#    feeding](GLOSSARY.md#input-feeding) trains in one batched pass while Bahdanau's must step, measured as RNN calls and
 #    as time per training step;
-# 3. measure why the scaled dot product divides by $\sqrt{d}$ (the variance of $q \cdot k$
-#    grows with $d$ and the softmax saturates), and when that reasoning does not apply;
+# 3. measure why the [scaled dot product](GLOSSARY.md#scaled-dot-product-attention) divides by $\sqrt{d}$ (the variance of $q \cdot k$
+#    grows with $d$ and the [softmax](GLOSSARY.md#softmax) saturates), and when that reasoning does not apply;
 # 4. implement Luong's **local** attention (a window of $2D+1$ positions around $p_t$, local-m
-#    and local-p) and tell it apart from global attention, which looks at every position with
+#    and local-p) and tell it apart from [global attention](GLOSSARY.md#global-attention), which looks at every position with
 #    any of the scores;
 # 5. read a side-by-side table of seven variants (plus input feeding) trained with the same
-#    data, sizes and budget: exact match, parameter count and training-step time.
+#    data, sizes and budget: [exact match](GLOSSARY.md#exact-match), parameter count and training-step time.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import copy
 import dataclasses
 import time
@@ -55,7 +55,7 @@ from utils.scratch import scores as scratch_scores
 
 device = utils.setup(seed=0)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Two choices: the score, and the placement
 #
 # Every attention layer computes, for each output step $t$, scores $e_{tj}$ between a
@@ -128,7 +128,7 @@ device = utils.setup(seed=0)
 # `utils.scratch.check_layer` compares each backward pass with central differences, for every
 # parameter and both inputs, in float64 (`input0` is the query, `input1` the keys):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 rng = np.random.default_rng(0)
 batch, tgt_len, src_len, query_size, key_size = 2, 3, 5, 4, 6
 query = rng.standard_normal((batch, tgt_len, query_size))  # (batch, tgt_len, Dq): decoder states
@@ -150,12 +150,12 @@ largest_score_error = max(max(errors.values()) for errors in score_errors.values
 print(f"largest relative error: {largest_score_error:.0e}")
 assert largest_score_error < 1e-7
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # All relative errors are below $10^{-7}$ (the cell asserts it), where a wrong backward pass
 # scores $10^{-2}$ or more (chapter 01). Now the claim that concat *is* additive: copy the
 # concat layer's $W$ into the additive layer as $W_q = W_{[:, :D_q]}$ and $W_k = W_{[:, D_q:]}$:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 concat = score_layers["concat"][0]
 additive = scratch_scores.AdditiveScore(query_size, key_size, attn_size=5, rng=9)  # other random weights
 additive.params["W_q"][...] = concat.params["W"][:, :query_size]  # (A, Dq)
@@ -166,7 +166,7 @@ concat_minus_additive = np.abs(concat.forward(query, keys) - additive.forward(qu
 print(f"max |concat - additive| with W = [W_q W_k]: {concat_minus_additive:.0e}")
 assert concat_minus_additive < 1e-12
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. In PyTorch: the same scores
 #
 # `utils.nn.make_score(name, query_size, key_size)` builds the torch score modules
@@ -175,7 +175,7 @@ assert concat_minus_additive < 1e-12
 # (`W_q` is `(A, Dq)`, as in $W_q q$), so we copy them one to one and compare scores and
 # gradients (torch's autograd against our hand-written backward passes):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def torch_twin(name, layer):
     """The torch score of ``name`` with the NumPy ``layer``'s weights (float64)."""
     twin = utils.nn.make_score(name, layer.query_size, layer.key_size, getattr(layer, "attn_size", None)).double()
@@ -206,7 +206,7 @@ for name, (layer, layer_keys) in score_layers.items():
 print("max |NumPy - torch| over scores, dquery, dkeys:", {k: f"{v:.0e}" for k, v in parity.items()})
 assert max(parity.values()) < 1e-12
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Where attention sits, and what it costs
 #
 # The picture in Section 1 has the argument. In **Bahdanau's** decoder the query of step $t$
@@ -216,7 +216,7 @@ assert max(parity.values()) < 1e-12
 #   s_t = \mathrm{RNN}([y_{t-1}; c_t],\, s_{t-1}), \qquad \mathrm{logits}_t = W_o [s_t; c_t] + b .$$
 #
 # To compute $s_t$ you need $c_t$, which needs $s_{t-1}$: the steps run one after another,
-# **even under teacher forcing**, when every input $y_{t-1}$ is known in advance.
+# **even under [teacher forcing](GLOSSARY.md#teacher-forcing)**, when every input $y_{t-1}$ is known in advance.
 #
 # In **Luong's** decoder the RNN comes first and does not read the context:
 #
@@ -234,7 +234,7 @@ assert max(parity.values()) < 1e-12
 # decoder RNN for one teacher-forced batch of dates, with a forward hook on the RNN layer
 # (`model.decoder_layers`):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # The variants and settings of this chapter's comparisons (tests/test_scores.py reuses this cell).
 VARIANTS = {
     "bahdanau": "bahdanau",
@@ -248,7 +248,7 @@ VARIANTS = {
 }
 SETTINGS = dict(hidden_size=32, embed_size=32, epochs=3, batch_size=64, lr=1e-2, decay_epochs=0)  # every variant
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 date_pairs = utils.load_dates("train")
 src_vocab = utils.Vocab.build([s for s, _ in date_pairs])
 tgt_vocab = utils.Vocab.build([t for _, t in date_pairs])
@@ -275,7 +275,7 @@ steps = timing_batch.tgt_in.shape[1]
 assert calls["bahdanau"] == calls["luong-general + feeding"] == steps
 assert all(calls[name] == 1 for name in VARIANTS if name not in ("bahdanau", "luong-general + feeding"))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # One call for every Luong variant without input feeding (global or local, any score); one call
 # per target step for Bahdanau and for input feeding. What does that cost in time? We time
 # training steps (forward, loss, backward, Adam update) of the untrained models on the same batch, the
@@ -283,7 +283,7 @@ assert all(calls[name] == 1 for name in VARIANTS if name not in ("bahdanau", "lu
 # median of a few steps. Timings are noisy, so the printed numbers change from run to run;
 # the cell asserts only the direction.
 
-# %% tags=["nbval-ignore-output"]
+# %% slideshow={"slide_type": "subslide"} tags=["nbval-ignore-output"]
 def median_step_seconds(models, batch, steps=5, warmup=1):
     """Median wall-clock seconds of one training step of each model on ``batch``, timed round-robin."""
     models = {name: copy.deepcopy(model).train() for name, model in models.items()}  # leave the originals alone
@@ -307,7 +307,7 @@ for name, seconds in step_seconds.items():
 assert step_seconds["bahdanau"] > step_seconds["luong-general"]
 assert step_seconds["luong-general + feeding"] > step_seconds["luong-general"]
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Bahdanau's decoder and input feeding are slower per training step than Luong's decoder
 # without input feeding, at the same sizes (asserted). How much slower should depend on the
 # number of target steps, since only the stepping decoders pay per step; dates have 11.
@@ -331,7 +331,7 @@ assert step_seconds["luong-general + feeding"] > step_seconds["luong-general"]
 # Let us measure all of it for $d = 4, 8, \dots, 512$: 4,000 random queries, each against 16
 # random keys (entries drawn from $\mathcal{N}(0, 1)$):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 DIMS = [4, 8, 16, 32, 64, 128, 256, 512]
 n_queries, n_keys = 4000, 16
 variance_rng = np.random.default_rng(0)
@@ -369,7 +369,7 @@ assert ent_dot[-1] < 0.2 * np.log(n_keys)  # ... entropy far below uniform's log
 assert jac_dot[-1] < 0.25 * jac_dot[0]  # ... and the softmax gradient shrinks
 assert np.ptp(max_sc) < 0.05 and np.ptp(jac_sc) < 0.05  # scaled: the same softmax at every d
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
 axes[0].loglog(DIMS, var_dot, "o-", label="q . k")
 axes[0].loglog(DIMS, var_scaled, "s-", label="q . k / sqrt(d)")
@@ -389,7 +389,7 @@ for ax in axes:
     ax.legend(fontsize=8)
 fig.tight_layout();
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The variance of $q \cdot k$ is $d$ (within 10% at every $d$, asserted) and the scaled score's
 # stays at 1. Unscaled, the softmax over 16 keys moves towards one-hot as $d$ grows (the mean
 # largest weight rises at every step and passes 0.9 at $d = 512$; the entropy falls below a
@@ -397,7 +397,7 @@ fig.tight_layout();
 # the scores passes through, falls to under a quarter of its value at $d = 4$. Scaled, all three
 # stay put.
 #
-# The argument assumes entries of variance 1. An LSTM's states are $\tanh$-squashed and mostly
+# The argument assumes entries of variance 1. An [LSTM](GLOSSARY.md#lstm)'s states are $\tanh$-squashed and mostly
 # much smaller, so for the small decoders of this chapter the *unscaled* dot product is the
 # one with small scores; Section 8 shows what dividing them by $\sqrt{32}$ does.
 #
@@ -411,7 +411,7 @@ fig.tight_layout();
 # > *any* score (dot, general, concat) to a window. Global attention with the dot score reads
 # > all $S$ positions. The score says *how* a position is compared with the query; the window
 # > says *which* positions are compared at all. The cell below measures both: global attention
-# > gives every real position a nonzero weight, local attention at most $2D+1$.
+# > gives every real position a nonzero weight, [local attention](GLOSSARY.md#local-attention) at most $2D+1$.
 #
 # Local attention picks an aligned position $p_t$ and looks only at the window $[p_t - D, p_t + D]$:
 #
@@ -433,11 +433,11 @@ fig.tight_layout();
 # The window's edges move in jumps, so they pass no gradient to $p_t$; the Gaussian does, and
 # through it $W_p$ and $v_p$ learn where to look. `scratch_scores.ScoreAttention(score,
 # window=...)` chains a score, the windowed softmax (`LocalPWindow`), the predicted position
-# (`PredictedPosition`) and the weighted sum. The gradient check covers $W_p$ and $v_p$
+# (`PredictedPosition`) and the [weighted sum](GLOSSARY.md#weighted-sum). The [gradient check](GLOSSARY.md#gradient-check) covers $W_p$ and $v_p$
 # (`check_layer` refuses a parameter whose gradient is zero both ways, so a pass proves the
 # gradient reaches them):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 local_query = 3 * rng.standard_normal((batch, 4, query_size))  # (batch, tgt_len=4, Dq): spread the p_t
 local_keys = rng.standard_normal((batch, 12, query_size))  # (batch, src_len=12, Dq)
 local_lengths = np.array([12, 9])  # the second source has 3 padding positions
@@ -464,18 +464,18 @@ for window in ("local-m", "local-p"):
 assert {"W_p", "v_p"} <= set(local_errors["local-p"])
 assert max(max(e.values()) for e in local_errors.values()) < 1e-7
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Global dot attention reads all 12 positions of the first source (and the 9 real ones of the
 # second); local-m's rows have 3, 4, 5, 5 nonzero weights (the window $t \pm 2$ is cut at the
 # start of the source); local-p's $p_t$ are real numbers predicted from each query, and each row
 # reads the positions within 2 of its own $p_t$: 4 here, since no $p_t$ is a whole number (all
-# asserted). Outside each window and at padding the weights are exactly 0 (asserted).
+# asserted). Outside each window and at [padding](GLOSSARY.md#padding) the weights are exactly 0 (asserted).
 #
 # The same layer in torch is `utils.nn.Attention(score, utils.nn.LocalWindow(kind, D, query_size))`.
 # With the same weights it gives the same weights, contexts and gradients, including the
 # gradient of $W_p$:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 numpy_local = scratch_scores.ScoreAttention(scratch_scores.GeneralScore(query_size, query_size, rng=4),
                                               window="local-p", D=2, rng=5)
 torch_local = utils.nn.Attention(torch_twin("general", numpy_local.score),
@@ -500,7 +500,7 @@ print("max |NumPy - torch|:", {k: f"{v:.0e}" for k, v in local_parity.items()})
 print(f"largest |d W_p| entry: {np.abs(numpy_local.grads['W_p']).max():.3f}")
 assert max(local_parity.values()) < 1e-10 and np.abs(numpy_local.grads["W_p"]).max() > 1e-3
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Side by side: seven variants and input feeding, one budget
 #
 # Now the comparison the chapter is named after. **One factor changes: the attention.**
@@ -516,7 +516,7 @@ assert max(local_parity.values()) < 1e-10 and np.abs(numpy_local.grads["W_p"]).m
 #   Hungarian do, or last) and on 1,000 dates of the `test_unseen` split (formats and locales never seen in
 #   training);
 # * **copy**: a synthetic task with longer outputs than the dates' 10 characters and a monotonic
-#   alignment: copy 8 to 16 letters a-z (3,000 pairs), tested on 300 fresh strings of 16 letters.
+#   [alignment](GLOSSARY.md#alignment): copy 8 to 16 letters a-z (3,000 pairs), tested on 300 fresh strings of 16 letters.
 #
 # The variants are the presets `"bahdanau"`, `"luong-dot"`, `"luong-general"`, `"luong-concat"`,
 # `"scaled-dot"`, `"local-m"`, `"local-p"` (both local ones with the general score and $D = 2$),
@@ -531,7 +531,7 @@ assert max(local_parity.values()) < 1e-10 and np.abs(numpy_local.grads["W_p"]).m
 # to recover there (Luong et al.'s best model was local-p). Which of these will hold after
 # 3 epochs?
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # The side-by-side experiment (tests/test_scores.py runs this cell with seeds 1 and 2).
 def year_last(example):
     """Does the source write the year after the month and the day (en_US, fr_FR, ...)?"""
@@ -561,21 +561,21 @@ def side_by_side(seed, progress=True):
 
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 table, date_models = side_by_side(seed=0)
 
-# %% [markdown]
-# The table: exact match (greedy decoding) on each test set, the parameter count of the dates
+# %% [markdown] slideshow={"slide_type": "-"}
+# The table: exact match ([greedy decoding](GLOSSARY.md#greedy-decoding)) on each test set, the parameter count of the dates
 # model, and the decoder RNN calls per teacher-forced batch from Section 5 (the training-step
 # times are Section 5's):
 
-# %%
+# %% slideshow={"slide_type": "-"}
 COLUMNS = ["dates test", "year first", "year last", "unseen", "copy 16"]
 print(f"{'variant':24s}" + "".join(f"{c:>11s}" for c in COLUMNS) + f"{'parameters':>12s}{'RNN calls':>11s}")
 for name, row in table.items():
     print(f"{name:24s}" + "".join(f"{row[c]:11.3f}" for c in COLUMNS) + f"{row['parameters']:12,d}{calls[name]:11d}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # What the table says, each sentence asserted by the cell below (the same cell passes on seeds 1
 # and 2 in `tests/test_scores.py`):
 #
@@ -623,7 +623,7 @@ for name, row in table.items():
 #   two largest models (their RNN input also holds the context or $\tilde h$). Accuracy does not
 #   follow the count: `luong-dot`, with the fewest, beat Bahdanau.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # The claims about the table (tests/test_scores.py checks them on seeds 1 and 2).
 def check_claims(table):
     """Assert every claim the text makes about the side-by-side table."""
@@ -651,7 +651,7 @@ def check_claims(table):
     assert exact["luong-dot"] > exact["bahdanau"]
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 check_claims(table)
 learners = [name for name, row in table.items() if row["dates test"] >= 0.2]
 print(f"variants reaching 0.2 on the dates test: {', '.join(learners)}")
@@ -661,7 +661,7 @@ print(f"their mean exact match: dates test {np.mean([table[n]['dates test'] for 
 # is exactly copy's alignment.
 assert table["local-m"]["copy 16"] == max(row["copy 16"] for row in table.values())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Why did scaling hurt?** Section 6's argument assumed query and key entries of variance 1,
 # where $q \cdot k$ has a standard deviation of $\sqrt{d}$ and dividing by it keeps the softmax out
 # of saturation. An LSTM's states are squashed by $\tanh$ and gated, and a freshly initialised one
@@ -669,7 +669,7 @@ assert table["local-m"]["copy 16"] == max(row["copy 16"] for row in table.values
 # states $s_t$ of the trained `luong-dot` and `scaled-dot` models on 200 test dates, and how peaked
 # each model's attention is (the mean, over output steps, of the largest weight):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # Why scaling hurt (tests/test_scores.py runs this cell on seeds 1 and 2 too).
 def state_stats(model, sources):
     """Mean squared entry of h_j and of s_t, and the mean largest attention weight per output step."""
@@ -694,12 +694,12 @@ def check_scaling(date_models, verbose=True):
     return dot_stats, scaled_stats
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 dot_stats, scaled_stats = check_scaling(date_models)
 # One seed, an observation: the scaled model did not grow its states to make up for the sqrt(32).
 assert max(scaled_stats[0] / dot_stats[0], scaled_stats[1] / dot_stats[1]) < 1.5
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The state entries have mean squares far below 1 (asserted below 0.5), so the unscaled dot
 # products are already moderate, and dividing them by $\sqrt{32} \approx 5.7$ leaves the
 # `scaled-dot` model's attention flatter (its mean largest weight is at least 0.1 lower, asserted
@@ -716,7 +716,7 @@ assert max(scaled_stats[0] / dot_stats[0], scaled_stats[1] / dot_stats[1]) < 1.5
 # Where does each variant look? One American date (year last) through all eight models, the
 # source on x and the output on y (a title says whether the output is right):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 example = next(e for e in utils.load_date_examples("test") if e.locale == "en_US" and e.pattern == "long")
 fig, axes = plt.subplots(2, 4, figsize=(16, 6.5))
 for ax, (name, model) in zip(axes.ravel(), date_models.items()):
@@ -739,7 +739,7 @@ assert year_mass["local-m"] == 0.0  # the year is out of local-m's reach for the
 assert year_mass["local-p"] < 0.05  # local-p could reach it, but its windows are elsewhere
 assert min(year_mass[name] for name in ("bahdanau", "luong-dot", "luong-general")) >= 0.5  # this run, this date
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Local-m's first output steps cannot see the year (their windows cover the first characters,
 # `Dec`...; the weight on the year's characters is exactly 0, asserted), so whatever year it writes
 # comes from the decoder's initial state alone (the encoder's last state, which has read the year
@@ -817,7 +817,7 @@ assert min(year_mass[name] for name in ("bahdanau", "luong-dot", "luong-general"
 # Shapes: `query (batch, tgt_len, Dq)`, `keys (batch, src_len, Dk)`, `W (Dq, Dk)` →
 # `scores (batch, tgt_len, src_len)`.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def general_score(query, keys, W):
     ### BEGIN SOLUTION
     mapped = keys @ W.T  # (batch, src_len, Dq): W k_j for every key
@@ -825,15 +825,15 @@ def general_score(query, keys, W):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check_general_score(general_score)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Exercise 2: its backward pass.** Given the upstream gradient `dscores (batch, tgt_len,
 # src_len)`, return `(dquery, dkeys, dW)` with the shapes of `query`, `keys` and `W` (one `W`
 # serves the whole batch).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def general_score_backward(query, keys, W, dscores):
     ### BEGIN SOLUTION
     mapped = keys @ W.T  # (batch, src_len, Dq)
@@ -845,10 +845,10 @@ def general_score_backward(query, keys, W, dscores):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 check_general_score_backward(general_score_backward)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Exercise 3: local-p's weights.** Write `local_p_weights(scores, centres, D, mask)`:
 # `scores (batch, tgt_len, src_len)`, `centres (batch, tgt_len)` (the $p_t$, real numbers,
 # 0-based), `D` an int, `mask` None or `(batch, src_len)` bool (True at real positions).
@@ -856,7 +856,7 @@ check_general_score_backward(general_score_backward)
 # inside, the softmax of the scores over the window's positions times
 # $\exp(-(j - p_t)^2 / (2\sigma^2))$ with $\sigma = D/2$, not renormalised.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def local_p_weights(scores, centres, D, mask=None):
     ### BEGIN SOLUTION
     j = np.arange(scores.shape[2])[None, None, :]  # (1, 1, src_len)
@@ -875,10 +875,10 @@ def local_p_weights(scores, centres, D, mask=None):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 check_local_p_weights(local_p_weights)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Exercise 4 (predict, then run): where does the time go?** Section 5 timed 11 decoder steps.
 # Predict how the ratio `bahdanau / luong-general` changes with 41 decoder steps, then run
 # `python -m tools.bench_placement` (copy of 40 symbols, hidden 64; it also prints

@@ -15,29 +15,29 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 05 · Masking: padding, queries/keys/values, the causal mask and masked language modelling
 #
-# Attention reads *every* position it is given. That is its strength, and it is also how it
-# goes wrong: it reads the padding that fills out a batch, and it reads the future when it
+# [Attention](GLOSSARY.md#attention) reads *every* position it is given. That is its strength, and it is also how it
+# goes wrong: it reads the [padding](GLOSSARY.md#padding) that fills out a batch, and it reads the future when it
 # should only know the past. A **mask** says which positions may be read. This chapter builds
 # the two masks every attention model needs and the attention function they plug into.
 #
 # After this chapter you will be able to
-# 1. build a **padding mask** from sequence lengths and apply it as $-\infty$ before the
-#    softmax; say why a large negative number such as $-10^9$ is weaker, and make a row with
+# 1. build a **[padding mask](GLOSSARY.md#padding-mask)** from sequence lengths and apply it as $-\infty$ before the
+#    [softmax](GLOSSARY.md#softmax); say why a large negative number such as $-10^9$ is weaker, and make a row with
 #    nothing to attend to give zeros instead of NaN;
 # 2. show that a model's outputs do not depend on how much its batch is padded, ignore pad
-#    targets in the loss, and say what **packed sequences** buy an RNN encoder;
-# 3. name **queries, keys and values**, write scaled dot-product attention with its backward
+#    targets in the loss, and say what **[packed sequences](GLOSSARY.md#packed-sequence)** buy an [RNN](GLOSSARY.md#rnn) [encoder](GLOSSARY.md#encoder);
+# 3. name **[queries, keys and values](GLOSSARY.md#queries-keys-and-values)**, write [scaled dot-product](GLOSSARY.md#scaled-dot-product-attention) attention with its backward
 #    pass in NumPy, check it numerically and against `torch.nn.functional.scaled_dot_product_attention`,
-#    and tell **self-attention** from **cross-attention**;
-# 4. build a **causal mask**, prove that it stops information flowing from the future, and watch
+#    and tell **[self-attention](GLOSSARY.md#self-attention)** from **[cross-attention](GLOSSARY.md#cross-attention)**;
+# 4. build a **[causal mask](GLOSSARY.md#causal-mask)**, prove that it stops information flowing from the future, and watch
 #    a model trained without it cheat;
-# 5. implement BERT's **masked language modelling** corruption (15%, then 80-10-10) and say
+# 5. implement BERT's **[masked language modelling](GLOSSARY.md#masked-language-modelling)** corruption (15%, then 80-10-10) and say
 #    why it adds noise.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import datetime
 import inspect
 import re
@@ -57,14 +57,14 @@ import utils.scratch.masking as masking
 
 device = utils.setup(seed=0)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The problem: a batch is a rectangle, sequences are not
 #
 # To run many sequences at once we stack them into one tensor of shape `(batch, max_len)`, so
 # every sequence shorter than the longest is filled up with a **pad** token (`<pad>`, id 0).
 # Here are three real date sources from the course's data, as the model sees them:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 vocab = utils.Vocab.build([source for source, _ in utils.load_dates("train")])
 sources = ["8/5/93", "3 mars 2021", "lunes, 3 de diciembre de 2035"]
 ids, lengths = vocab.pad_batch([vocab.encode(source) for source in sources])  # (batch, max_len), (batch,)
@@ -74,7 +74,7 @@ for row in ids[:2]:
 assert lengths.tolist() == [len(source) for source in sources]
 assert (ids[0, lengths[0]:] == vocab.pad_id).all()  # the short source is padded to 29 positions
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The pads are not part of the sentence, but attention does not know that. Take the simplest
 # attention there is: every position of a sequence attends over all positions of the same
 # sequence (self-attention, Section 5), with queries, keys and values all equal to the
@@ -82,7 +82,7 @@ assert (ids[0, lengths[0]:] == vocab.pad_id).all()  # the short source is padded
 # Sections 3 and 4 open up). The first source, `8/5/93`, has 6 real tokens; alone it needs no
 # padding, in this batch it gets 29 - 6 = 23 pads. Does its output change?
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 rng = np.random.default_rng(0)
 embedding = rng.standard_normal((len(vocab), 8))  # (vocab, d): one vector per token
 embedding[vocab.pad_id] = 0.0  # like torch.nn.Embedding(padding_idx=0): the pad vector is zeros
@@ -106,13 +106,13 @@ print(f"with the padding mask: weight on padding {weights_masked[0, :n_real, n_r
 assert pad_weight_unmasked.min() > 0.1 and pad_weight_unmasked.mean() > 0.3 and change_unmasked > 0.1
 assert np.all(weights_masked[0, :, n_real:] == 0) and change_masked < 1e-12
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Without a mask, each pad is one more key. Its vector is zero, so its score is
 # $q \cdot 0 = 0$ and it takes a share $e^0 / \sum_k e^{e_k}$ of the weight: the more pads, the
 # bigger their share, and the answer for `8/5/93` depends on which *other* sentences happen to
 # share its batch. Padding the same source to 10, 29 and 60 positions:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 pad_share, masked_change = {}, {}
 for width in (10, 29, 60):
     x_wide = np.zeros((1, width, x_alone.shape[-1]))  # (1, width, d): pads embed to zeros
@@ -127,7 +127,7 @@ print(f"with the padding mask, the output moves by at most {max(masked_change.va
 assert pad_share[10] < pad_share[29] < pad_share[60]
 assert max(masked_change.values()) < 1e-12
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With the mask, the output is the same as for the sequence alone, to rounding, however wide
 # the batch. The picture shows the rule the rest of the chapter builds on:
 #
@@ -147,7 +147,7 @@ assert max(masked_change.values()) < 1e-12
 # They differ on a row where **every** position is masked (an empty sequence, or, with left
 # padding and a causal mask, a pad query that may see only pads), and in half precision:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 scores = torch.tensor([[2.0, 1.0, 0.5, 0.3], [2.0, 1.0, 0.5, 0.3]])  # (2 queries, 4 keys)
 mask = torch.tensor([[True, True, False, False], [False, False, False, False]])  # (2, 4); row 1: nothing allowed
 
@@ -168,7 +168,7 @@ assert torch.isnan(with_inf[1]).all()  # -inf everywhere: exp(-inf) / sum = 0 / 
 assert torch.allclose(with_big[1], torch.full((4,), 0.25))  # -1e9 everywhere: uniform weight ON the masked keys
 assert torch.all(with_utils[1] == 0)  # zeros: nothing to attend to, nothing read
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With $-10^9$ a fully masked row does not fail loudly: it quietly spreads its weight evenly
 # over the positions it was told to ignore. With plain $-\infty$ it becomes NaN, and the NaN
 # spreads: into the attention output, backwards into the gradient of *every* value it
@@ -176,7 +176,7 @@ assert torch.all(with_utils[1] == 0)  # zeros: nothing to attend to, nothing rea
 # into the weights. `utils.masked_softmax` (and its NumPy twin in `utils.scratch`) fills with
 # $-\infty$ and then sets rows with nothing allowed to zero, forward **and** backward:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 values_toy = torch.randn(4, 3)  # (4 keys, d_v=3): what the weights average
 value_grads = {}
 for name, weigh in (("fill -inf", lambda s: softmax_filled(s, mask, float("-inf"))),
@@ -191,15 +191,15 @@ for name, weigh in (("fill -inf", lambda s: softmax_filled(s, mask, float("-inf"
 assert torch.isnan(value_grads["fill -inf"]).all()  # one NaN row poisons the gradient of every value
 assert torch.isfinite(value_grads["masked_softmax"]).all() and torch.isfinite(scores_grad.grad).all()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # (The scores' own gradient stays finite even with plain $-\infty$, only because `masked_fill`
 # passes no gradient to the entries it overwrote; the values have no such shield.)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # And in **float16** (half precision, common on GPUs), $-10^9$ does not exist: the largest
 # float16 magnitude is 65,504. PyTorch refuses to write it, NumPy turns it into $-\infty$:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 try:
     scores.half().masked_fill(~mask, -1e9)
     half_error = ""
@@ -211,7 +211,7 @@ with np.errstate(over="ignore"):
     assert np.isneginf(np.float16(-1e9))
 assert "overflow" in half_error
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Queries, keys and values
 #
 # A Python dictionary is a lookup: `phone = {"ann": 3, "bob": 1, "cy": 4}`; `phone["bob"]`
@@ -223,18 +223,18 @@ assert "overflow" in half_error
 # 3. return the weighted average of the **values**, $\sum_j a_j v_j$.
 #
 # For many queries at once, stacked as the rows of $Q$ (`(n_queries, d_k)`), with keys $K$
-# (`(n_keys, d_k)`) and values $V$ (`(n_keys, d_v)`), this is **scaled dot-product attention**:
+# (`(n_keys, d_k)`) and values $V$ (`(n_keys, d_v)`), this is **scaled [dot-product](GLOSSARY.md#dot-product) attention**:
 #
 # $$\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\Big(\frac{Q K^\top}{\sqrt{d_k}} + M\Big) V,
 #   \qquad M_{ij} = \begin{cases} 0 & \text{query } i \text{ may read key } j \\ -\infty & \text{otherwise.} \end{cases}$$
 #
-# In chapter 03's seq2seq model the query is the decoder state $s_t$ and the keys **and** the
+# In chapter 03's [seq2seq](GLOSSARY.md#seq2seq) model the query is the [decoder](GLOSSARY.md#decoder) state $s_t$ and the keys **and** the
 # values are the encoder states $h_j$: $K = V$. That is a special case. The key says *where to
 # look* (it must match the query); the value says *what to bring back*. When the two differ,
 # $K = V$ is wrong. Here is the phone book as attention: keys are one-hot names, values are
 # one-hot digits, and a scale of 10 makes the softmax nearly a hard choice.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 names, numbers = ["ann", "bob", "cy", "dee", "eve"], [3, 1, 4, 1, 5]
 keys = 10.0 * np.eye(5)[None]  # (1, 5 entries, d_k=5): one-hot names, scaled so the softmax is sharp
 values = np.eye(10)[numbers][None]  # (1, 5 entries, d_v=10): one-hot digits
@@ -249,7 +249,7 @@ assert looked_up[0].argmax(-1).tolist() == numbers
 assert same_as_keys[0].argmax(-1).tolist() == list(range(5))  # it hands back the query, not the number
 assert np.diagonal(lookup_weights[0]).min() > 0.99
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With $K = V$ the state that matches the query must also *be* the answer. Chapter 03 met that
 # constraint without naming it: its 60-symbol model looked one position to the right of the
 # symbol it wrote, because the encoder state that matched its query (the symbol written last)
@@ -258,10 +258,10 @@ assert np.diagonal(lookup_weights[0]).min() > 0.99
 #
 # **Why divide by $\sqrt{d_k}$?** Chapter 04 (Section 6) measured it: for query and key
 # entries with mean 0 and variance 1, $q \cdot k$ has variance $d_k$, large scores saturate
-# the softmax into a near one-hot choice whose gradient vanishes, and dividing by $\sqrt{d_k}$
+# the softmax into a near one-hot choice whose [gradient vanishes](GLOSSARY.md#vanishing-gradient), and dividing by $\sqrt{d_k}$
 # brings the variance back to 1 whatever $d_k$.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. From scratch in NumPy: forward, backward, gradient check
 #
 # `masking.ScaledDotProductAttention` (in `utils/scratch/masking.py`) is a layer in the
@@ -285,7 +285,7 @@ assert np.diagonal(lookup_weights[0]).min() > 0.99
 # The softmax step is chapter 03's. A masked key has $A_{ij} = 0$, so its score gets no
 # gradient, and a fully masked row gets none at all (not NaN). The code:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def show(method):
     """Print a method's source without its docstring."""
     source = inspect.getsource(method)
@@ -295,11 +295,11 @@ def show(method):
 
 show(masking.ScaledDotProductAttention.backward)
 
-# %% [markdown]
-# The gradient check, in float64, for every input ($Q$, $K$, $V$) and four masks: none, a
+# %% [markdown] slideshow={"slide_type": "-"}
+# The [gradient check](GLOSSARY.md#gradient-check), in float64, for every input ($Q$, $K$, $V$) and four masks: none, a
 # padding mask, causal plus padding, and a mask with a row that may attend to nothing.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 batch, n_queries, n_keys, d_k, d_v = 2, 4, 5, 3, 6
 query = rng.standard_normal((batch, n_queries, d_k))  # (batch, n_queries, d_k)
 key = rng.standard_normal((batch, n_keys, d_k))  # (batch, n_keys, d_k)
@@ -317,7 +317,7 @@ for name, mask, causal in (("no mask", None, False), ("padding", pad, False),
 print(f"largest relative error: {max(gradient_errors.values()):.1e}")
 assert max(gradient_errors.values()) < 1e-7
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # All below $10^{-7}$ (float64 central differences of a correct backward give $10^{-11}$ to
 # $10^{-8}$): the backward pass is right, masks included.
 #
@@ -331,7 +331,7 @@ assert max(gradient_errors.values()) < 1e-7
 # against torch's autograd); the tests in `tests/test_masking.py` repeat this on random shapes
 # with boolean, broadcast and causal masks.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 q_t, k_t, v_t = (torch.tensor(x, requires_grad=True) for x in (query, key, value))
 pad_t = torch.from_numpy(pad)  # (batch, 1, n_keys)
 out_t, weights_t = torch_masking.scaled_dot_product_attention(q_t, k_t, v_t, pad_t, causal=True)
@@ -361,7 +361,7 @@ except RuntimeError as error:
 print("torch, attn_mask and is_causal=True together:", both_refused)
 assert "is_causal" in both_refused
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # PyTorch's function refuses `attn_mask` together with `is_causal=True`, so the cell above ANDs
 # the two masks by hand, which is what `causal=True` does inside ours.
 #
@@ -377,7 +377,7 @@ assert "is_causal" in both_refused
 # (random here; a Transformer learns them) on a decoder sequence of 4 states and an encoder
 # sequence of 6:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 d_model = 8
 W_Q, W_K, W_V = (torch.randn(d_model, d_model) / np.sqrt(d_model) for _ in range(3))  # (d_model, d_model)
 decoder_states = torch.randn(2, 4, d_model)  # (batch, T=4, d_model)
@@ -396,7 +396,7 @@ assert self_weights.shape == (2, 4, 4) and cross_weights.shape == (2, 4, 6)
 assert torch.all(cross_weights[1, :, 4:] == 0)  # the second source has 4 real positions: no weight on its pads
 assert torch.all(self_weights.triu(1) == 0)  # causal: nothing above the diagonal
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Padding in the course's model: invariance, the loss, packing
 #
 # **Invariance.** The model of chapters 02-04 (`utils.Seq2Seq`) masks source padding in its
@@ -404,9 +404,9 @@ assert torch.all(self_weights.triu(1) == 0)  # causal: nothing above the diagona
 # a (source, target) pair must then be the same whether the pair is scored alone or in a batch
 # padded to a much longer source. Invariance is a property of the computation, not of training,
 # so we check it on freshly initialised models: the plain one, dot attention, and a
-# bidirectional encoder with Bahdanau's attention, on real dates.
+# [bidirectional](GLOSSARY.md#bidirectional) encoder with [Bahdanau](GLOSSARY.md#bahdanau-attention)'s attention, on real dates.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 date_pairs = utils.load_dates("valid")[:200]
 src_vocab = vocab  # Section 1's vocabulary of the training sources
 tgt_vocab = utils.Vocab.build([t for _, t in utils.load_dates("train")])
@@ -430,14 +430,14 @@ for name, settings in (("plain", dict(attention=None)), ("dot attention", dict(a
           f"largest logit change {logit_change:.1e}")
 assert max(invariance.values()) < 1e-4  # float32 rounding only
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **The loss.** A padded batch of targets has pads too, and a model must not be trained to
 # predict them (nor scored on them). `utils.masked_cross_entropy` averages only over real
 # target tokens (PyTorch's `ignore_index`). The same two targets, padded to 12 and to 30
 # positions, with the same random logits at the real positions (and all-zero logits at the
 # pads, a uniform guess that costs $\log(\text{vocab})$ per pad target):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 real_targets = [torch.tensor(tgt_vocab.encode(t, eos=True)) for t in ("1993-08-05", "2021")]  # (11,), (5,)
 logits_real = [torch.randn(len(t), len(tgt_vocab)) for t in real_targets]  # (len, vocab) at real positions
 
@@ -459,7 +459,7 @@ for masked in (True, False):
 assert abs(padded_loss(12, True) - padded_loss(30, True)) < 1e-6
 assert abs(padded_loss(12, False) - padded_loss(30, False)) > 0.01
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Unmasked, the loss depends on the padding: pad positions count as targets the model must
 # "predict", and the more there are, the more they weigh. Here each pad costs
 # $\log 15 \approx 2.7$ nats, so the mean drifts towards 2.7 as the padding grows. In training
@@ -472,10 +472,10 @@ assert abs(padded_loss(12, False) - padded_loss(30, False)) > 0.01
 # reading the pads, not after the last real token; and a **backward** RNN (chapter 06) starts
 # *in* the padding. `torch.nn.utils.rnn.pack_padded_sequence` hands the RNN only the real
 # positions. Here it is on the three date sources of Section 1, with the course's encoder RNN
-# (`utils.nn.StackedRNN`, two LSTM layers; it packs when given the lengths), against an unpacked
+# (`utils.nn.StackedRNN`, two [LSTM](GLOSSARY.md#lstm) layers; it packs when given the lengths), against an unpacked
 # run whose outputs we mask and whose last state we pick at each sequence's true end:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 torch.manual_seed(0)
 emb = torch.nn.Embedding(len(vocab), 8, padding_idx=vocab.pad_id)
 inputs = emb(ids).detach()  # (batch, max_len, 8)
@@ -504,7 +504,7 @@ assert packing["left-to-right"]["masked"] < 1e-6 and packing["left-to-right"]["a
 assert h_T["unpacked final state"] > 1e-2 and h_T["unpacked output at the true end"] < 1e-6  # if h_T is picked at the end
 assert packing["bidirectional"]["masked"] > 1e-2 and packing["bidirectional"]["alone"] < 1e-6  # only packing is right
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # So, left to right, *packing equals a masked unpacked run* (asserted to $10^{-6}$), if you
 # also pick $h_T$ at each sequence's true end: the unpacked run's own final state is the state
 # after the pads, off by more than $10^{-2}$. In both directions only the packed run equals
@@ -515,14 +515,14 @@ assert packing["bidirectional"]["masked"] > 1e-2 and packing["bidirectional"]["a
 # lays them out step by step; `packed.batch_sizes` says how many sequences are still running
 # at each step, and the RNN runs only those:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)  # what StackedRNN runs on
 print("sequences still running at each step (packed.batch_sizes):", packed.batch_sizes.tolist())
 steps_unpacked, steps_packed = ids.numel(), int(packed.batch_sizes.sum())
 print(f"RNN steps: {steps_unpacked} unpacked, {steps_packed} packed ({steps_packed / steps_unpacked:.0%})")
 assert steps_packed == sum(len(source) for source in sources)  # one step per real token, none on pads
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Three sequences for 6 steps, then 2 for 5, then 1 for 18: 46 steps instead of 87. What
 # packing buys, then: the right last state for free, a correct backward direction, and no
 # steps spent on pads. `utils.Seq2Seq`'s encoder packs, which is why the invariance above
@@ -540,14 +540,14 @@ assert steps_packed == sum(len(source) for source in sources)  # one step per re
 #    `key_padding_mask` and `nn.Transformer`, against True = *may attend* in
 #    `scaled_dot_product_attention` and this course. Attention then reads **only** the pads
 #    (and a sequence without pads reads nothing at all).
-# 3. **Wrong axis.** A mask of shape `(batch, n_queries, 1)` (masking query rows) instead of
+# 3. **Wrong axis.** A mask of shape `(batch, n_queries, 1)` ([masking](GLOSSARY.md#masking) query rows) instead of
 #    `(batch, 1, n_keys)` (masking key columns): pads still get weight as keys.
 #
 # The check that catches all three is the one every attention test should have: **the weight
 # on pad keys is zero** (and, stronger, Section 6's invariance). A batch of 3 sequences of
 # 3 positions (so `batch == n_queries`), lengths 3, 2, 1:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 x3 = torch.randn(3, 3, 4)  # (batch=3, seq_len=3, d): self-attention, so n_queries == n_keys == batch
 lengths3 = torch.tensor([3, 2, 1])
 pad_mask = torch_masking.padding_mask(lengths3, 3)  # (batch, n_keys), True at real keys
@@ -573,12 +573,12 @@ assert weight_on_pads(right, lengths3) == 0
 assert min(weight_on_pads(w, lengths3) for w in (broadcast, inverted, wrong_axis)) > 0.5
 assert not torch.allclose(torch_silent, right @ x3, atol=1e-3)  # torch's own function: silently wrong too
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The course's functions refuse the first mistake with an error that says what to do (they
 # require one mask axis per score axis). Inverted masks and wrong axes have the right shape,
 # so only a test of what the mask *does* catches them.
 
-# %%
+# %% slideshow={"slide_type": "-"}
 broadcast_error = ""
 try:
     torch_masking.scaled_dot_product_attention(x3, x3, x3, pad_mask)  # the (batch, n_keys) mask of mistake 1
@@ -587,11 +587,11 @@ except ValueError as error:
 print(textwrap.fill(broadcast_error, 110))
 assert "one axis per score axis" in broadcast_error
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. The causal mask: no peeking at the future
 #
 # A model that generates text one token at a time predicts token $t+1$ from tokens
-# $1, \dots, t$. Trained with teacher forcing on whole sequences at once, self-attention would
+# $1, \dots, t$. Trained with [teacher forcing](GLOSSARY.md#teacher-forcing) on whole sequences at once, self-attention would
 # let position $t$ read position $t+1$, which holds the very token it must predict. The
 # **causal (look-ahead) mask** allows query $i$ to read keys $j \le i$ only: the lower
 # triangle *with* the diagonal (panel C of the first figure).
@@ -600,7 +600,7 @@ assert "one axis per score axis" in broadcast_error
 # output**. Self-attention over the embedded date `lunes, 3 de diciembre de 2035`; we change
 # the token at position 10 and compare every output:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 x_one = x_batch[2:3]  # (1, 29, d): the embedded third source
 assert sources[2][10] == "e"
 changed = x_one.copy()
@@ -616,7 +616,7 @@ assert np.all(moved[True][:10] == 0)  # exactly zero: positions 0-9 cannot see p
 assert moved[True][10:].min() > 1e-3  # position 10 and every later one can
 assert moved[False][:10].min() > 1e-3  # no mask: every earlier position moves too
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Exactly zero, not just small: a masked key gets weight $e^{-\infty} = 0$. (Position 10 and
 # after change with or without the mask: they may read position 10.)
 #
@@ -644,7 +644,7 @@ assert moved[False][:10].min() > 1e-3  # no mask: every earlier position moves t
 # *Predict before you run:* which model reaches the lower training loss, and which one writes
 # dates?
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 iso_dates = [target for _, target in utils.load_dates("train")[:2000]]
 held_out_dates = [target for _, target in utils.load_dates("valid")[:500]]
 NEXT_CHAR = dict(epochs=5, batch_size=32, lr=3e-3, d_model=32, layers=1, seed=0)
@@ -682,7 +682,7 @@ assert abs(honest["future_hidden"] - honest["teacher_forced"]) < 1e-4  # with th
 assert cheat["future_hidden"] >= honest["future_hidden"] + 1.0  # without it, the past alone is not enough
 assert honest["real"] >= 0.9 and cheat["real"] <= 0.6
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 epochs = np.arange(1, NEXT_CHAR["epochs"] + 1)
 for (name, model), color in zip((("causal mask", lm_causal), ("no mask", lm_cheat)), ("C0", "C1")):
@@ -697,7 +697,7 @@ ax.set_title("Without a causal mask, is a near-zero training loss good news?")
 ax.legend(fontsize=8)
 fig.tight_layout();
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The model without the mask drives its training loss below 0.05 (asserted), and with the
 # future hidden it does far worse than the honest model (by more than 1 nat per character,
 # asserted); here not one of its 200 samples is a real date (at most 60% is asserted; seeds 0,
@@ -706,10 +706,10 @@ fig.tight_layout();
 # must pay for that. For the causal model the two held-out losses are equal: the mask makes
 # training see exactly what generation will see.
 #
-# Where did the cheat look? Its attention weights on the training strings show it: on average
+# Where did the cheat look? Its [attention weights](GLOSSARY.md#attention-weights) on the training strings show it: on average
 # a position puts most of its weight on the **next** position, whose input is the answer.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 train_ids, _ = lm_cheat.vocab.pad_batch([lm_cheat.vocab.encode(t, bos=True, eos=True) for t in iso_dates[:200]])
 with torch.no_grad():
     lm_cheat(train_ids[:, :-1])  # (200, 11) inputs <s> 1 9 9 3 - ...
@@ -718,10 +718,10 @@ on_next = torch.diagonal(cheat_weights, offset=1, dim1=1, dim2=2).mean().item() 
 print(f"mean weight a position puts on the next position (no mask): {on_next:.2f} (uniform would be 1/11 = 0.09)")
 assert on_next > 0.5
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Here are both models' maps for the first training date, the cheat's on the right:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 string_tokens = ["<s>"] + list(iso_dates[0])  # the 11 inputs of the first training date
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
 with torch.no_grad():
@@ -737,7 +737,7 @@ first_cheat_map = lm_cheat.last_weights[0][0]  # (11 queries, 11 keys): the righ
 assert string_tokens[4:6] == ["1", "-"] and string_tokens[8] == "-"
 assert first_cheat_map[4].argmax().item() == 8  # the "1" whose successor is "-" reads the second "-"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Almost every row of the cheat's map has its brightest cell just right of the diagonal. Two
 # rows differ. The `1` before the first `-` reads the *second* `-`: any copy of the answer will do.
 # The last row predicts `</s>`, which is not among the inputs, so there is nothing to copy;
@@ -775,7 +775,7 @@ assert first_cheat_map[4].argmax().item() == 8  # the "1" whose successor is "-"
 # 26 it *is* the original letter, and that position counts as unchanged (expected
 # $0.1 \cdot 25/26 \approx 0.096$ random, $0.1 + 0.1/26 \approx 0.104$ unchanged).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 words = [word for word, _ in utils.load_cmudict("train")]
 mlm_vocab = utils.Vocab(sorted(set("".join(words))) + [torch_masking.MASK_TOKEN], level="char")
 special_ids = [mlm_vocab.stoi[t] for t in (*utils.Vocab.SPECIALS, torch_masking.MASK_TOKEN)]
@@ -803,7 +803,7 @@ for name, (share, p, n) in shares.items():
 assert not chosen[~ordinary].any()  # never a pad, <s>, </s> or [MASK]
 assert np.array_equal(labels[chosen], word_ids[chosen]) and np.array_equal(corrupted[~chosen], word_ids[~chosen])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Every share lies within 4 standard errors of its target (a correct implementation lands
 # outside that about once in 16,000 checks), no special position is ever chosen, labels are
 # the original ids at chosen positions and -100 elsewhere, and only chosen positions change.
@@ -821,7 +821,7 @@ assert np.array_equal(labels[chosen], word_ids[chosen]) and np.array_equal(corru
 # * *unmasked letter*: the letter is left as it is; does the model's prediction there agree
 #   with what it sees?
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 MLM = dict(epochs=3, batch_size=64, lr=5e-3, d_model=32, layers=2, seed=0)
 train_words, test_words = words[:8000], [word for word, _ in utils.load_cmudict("test")]
 assert len(test_words) == 1000
@@ -841,7 +841,7 @@ for name, accuracy in results.items():
 assert min(r["mask"] for r in results.values()) >= baseline + 0.05  # both read the context, not just frequencies
 assert results["80-10-10"]["none"] >= 0.8 and results["100% [MASK]"]["none"] <= 0.4
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, ax = plt.subplots(figsize=(6.5, 3.3))
 model_names = list(results)  # ["80-10-10", "100% [MASK]"]
 for offset, (corruption, label) in enumerate((("mask", "letter replaced by [MASK]: filled in"),
@@ -855,7 +855,7 @@ ax.set_title("Does the 80-10-10 noise teach the model about unmasked positions?"
 ax.legend(fontsize=8, loc="upper right")
 fig.tight_layout();
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Both models fill in `[MASK]` above the most-common-letter guess (by at least 0.05, asserted):
 # they read the neighbouring letters. At an unmasked letter they differ completely: the
 # 80-10-10 model predicts the letter it sees (0.8 or more), the all-`[MASK]` model was never
@@ -916,31 +916,31 @@ fig.tight_layout();
 # `(batch,)` array of ints, and the result a `(batch, max_len)` **boolean** array, True at the
 # real tokens (position $j$ of row $b$ is real when $j <$ `lengths[b]`) and False at padding.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def padding_mask(lengths, max_len):
     ### BEGIN SOLUTION
     return np.arange(max_len)[None, :] < np.asarray(lengths)[:, None]  # (batch, max_len)
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 masking_checks.check_padding_mask(padding_mask)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Exercise 2: the causal mask.** Write `causal_mask(n)`: an `(n, n)` boolean array whose
 # entry `[i, j]` is True when query $i$ may attend to key $j$, that is, when $j \le i$.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def causal_mask(n):
     ### BEGIN SOLUTION
     return np.tril(np.ones((n, n), dtype=bool))  # (n_queries, n_keys): lower triangle with the diagonal
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "-"}
 masking_checks.check_causal_mask(causal_mask)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Exercise 3: the 80-10-10 procedure.** Write `mlm_mask(ids, mask_id, vocab_size,
 # special_ids, rng)`: `ids` is an int array `(batch, seq_len)`; choose each position whose id is
 # **not** in `special_ids` with probability 0.15; of the chosen, replace 80% by `mask_id`, 10% by
@@ -949,7 +949,7 @@ masking_checks.check_causal_mask(causal_mask)
 # Use only `rng` (a `np.random.Generator`) for randomness. The checker tests your proportions
 # on a large batch.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def mlm_mask(ids, mask_id, vocab_size, special_ids, rng):
     ### BEGIN SOLUTION
     ordinary = ~np.isin(ids, special_ids)  # pads and specials are never chosen
@@ -965,10 +965,10 @@ def mlm_mask(ids, mask_id, vocab_size, special_ids, rng):
     ### END SOLUTION
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 masking_checks.check_mlm_mask(mlm_mask)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Exercise 4 (open): left padding.** Some models pad on the *left* (`<pad> <pad> c a t`) so
 # that the newest token of every sequence sits in the last column. Build the combined mask
 # (padding AND causal) for a left-padded batch. Which queries now have nothing to attend to?

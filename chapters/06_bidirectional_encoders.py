@@ -15,18 +15,18 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 06 · Bidirectional encoders: left and right context
 #
-# Every encoder so far read the source once, left to right. Its state $h_j$ at position $j$
-# has read $x_1, \dots, x_j$ and nothing after. Attention (chapter 03) lets the decoder pick
+# Every [encoder](GLOSSARY.md#encoder) so far read the source once, left to right. Its state $h_j$ at position $j$
+# has read $x_1, \dots, x_j$ and nothing after. [Attention](GLOSSARY.md#attention) (chapter 03) lets the [decoder](GLOSSARY.md#decoder) pick
 # any $h_j$, but what it picks still only knows the left context. This chapter adds a second
-# RNN that reads the source right to left, and gives every position both.
+# [RNN](GLOSSARY.md#rnn) that reads the source right to left, and gives every position both.
 #
 # After this chapter you will be able to
-# 1. write the bidirectional encoder, $h_j = [\overrightarrow{h}_j ; \overleftarrow{h}_j]$, and
-#    build it in NumPy out of chapter 01's layers, *with padding*: each sequence reversed within
-#    its own length, with a backward pass proved right by a gradient check;
+# 1. write the [bidirectional](GLOSSARY.md#bidirectional) encoder, $h_j = [\overrightarrow{h}_j ; \overleftarrow{h}_j]$, and
+#    build it in NumPy out of chapter 01's layers, *with [padding](GLOSSARY.md#padding)*: each sequence reversed within
+#    its own length, with a backward pass proved right by a [gradient check](GLOSSARY.md#gradient-check);
 # 2. load the same weights into `nn.LSTM(..., bidirectional=True)` and `nn.GRU` and get the
 #    same numbers on a packed batch, knowing where torch keeps each direction;
 # 3. choose how the two final states become the decoder's first state (the **bridge**), and say
@@ -37,7 +37,7 @@
 #    against measurements: none of the three predictions carried over from chapter 03 holds
 #    exactly as stated, and the chapter says what was measured instead and why.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -50,7 +50,7 @@ from utils.scratch.bidirectional import Bidirectional, length_mask, reverse_with
 
 device = utils.setup(seed=0)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The problem: the sound of a letter depends on the letters after it
 #
 # Grapheme-to-phoneme conversion turns a spelling into a pronunciation: `cape` → `K EY1 P`
@@ -61,7 +61,7 @@ device = utils.setup(seed=0)
 # the silent `e` two letters later. Here is the first rule, counted over the training words
 # that start with `c`:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 cmu_train = utils.load_cmudict("train")
 pronounce = dict(cmu_train)
 print(f"{len(cmu_train):,} training words, e.g.",
@@ -79,7 +79,7 @@ assert share_k["c + a/o/u"] > 0.95  # c before a back vowel: K
 assert share_s["c + e/i/y"] > 0.7 and share_k["c + e/i/y"] < 0.05  # before e/i/y: mostly S, never K
 assert set(first_sound["c + e/i/y"]) <= {"S", "CH"}  # ... and otherwise CH
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # So to say the first letter of a word, you need to see the second. A forward encoder's state
 # at the `c`, $h_1$, has read only the `c`: it cannot know. The decoder can still look further
 # right with attention, at $h_2$, which has read `ce` or `ca`, but then the attention looks at
@@ -101,7 +101,7 @@ assert set(first_sound["c + e/i/y"]) <= {"S", "CH"}  # ... and otherwise CH
 # $$h_j = [\overrightarrow{h}_j ; \overleftarrow{h}_j] \in \mathbb{R}^{2H}.$$
 #
 # $\overrightarrow{h}_j$ summarises $x_1..x_j$, $\overleftarrow{h}_j$ summarises $x_j..x_T$:
-# together, the whole source, *centred on* $x_j$ (Schuster & Paliwal, 1997; Bahdanau et al.
+# together, the whole source, *centred on* $x_j$ (Schuster & Paliwal, 1997; [Bahdanau](GLOSSARY.md#bahdanau-attention) et al.
 # 2015 used it for the encoder of their attention model). Attention reads the states
 # $h_1..h_T$ exactly as before; only their size changes, from $H$ to $2H$.
 #
@@ -122,7 +122,7 @@ assert set(first_sound["c + e/i/y"]) <= {"S", "CH"}  # ... and otherwise CH
 # word; its states would then depend on how much padding the batch happened to have.
 # `reverse_within_lengths(x, lengths)` does it right:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 tokens = np.array([[3, 9, 20, 5, 0, 0],  # "cite" + 2 pads (0 = <pad>)
                    [16, 8, 15, 14, 5, 19]])  # "phones", full length
 lengths = np.array([4, 6])
@@ -132,15 +132,15 @@ print("whole rows flipped (wrong):\n", tokens[:, ::-1])
 assert np.array_equal(reverse_within_lengths(tokens, lengths)[0], [5, 20, 9, 3, 0, 0])
 assert np.array_equal(reverse_within_lengths(reverse_within_lengths(tokens, lengths), lengths), tokens)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. From scratch in NumPy
 #
-# We build the layer from two of chapter 01's LSTMs (`utils.scratch.LSTM`): one reads `x` as it
+# We build the layer from two of chapter 01's [LSTMs](GLOSSARY.md#lstm) (`utils.scratch.LSTM`): one reads `x` as it
 # is, the other reads it reversed within the lengths, and its states are reversed back. The
 # states at padding are set to zero (as torch's `pad_packed_sequence` does), so nothing
 # downstream can read them.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 D, H = 5, 4  # input size, hidden size per direction
 x = np.random.default_rng(0).standard_normal((2, 6, D))  # (batch, T, D): row 0 has 4 real steps
 forward_layer = utils.scratch.LSTM(D, H, rng=1)
@@ -162,7 +162,7 @@ print(f"largest change to the padded row's real states when whole rows are flipp
       f"{np.abs(flipped[0, :4] - hs[0, :4]).max():.2f}")
 assert np.abs(flipped[0, :4] - hs[0, :4]).max() > 0.05 and np.allclose(flipped[1], hs[1])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # `utils.scratch.bidirectional.Bidirectional` wraps exactly these lines around two layers of
 # any of chapter 01's cells, `Bidirectional.from_layers(forward_layer, backward_layer)` or
 # `Bidirectional(utils.scratch.GRU, D, H)`, and adds the backward pass. Its parameters are the two
@@ -170,7 +170,7 @@ assert np.abs(flipped[0, :4] - hs[0, :4]).max() > 0.05 and np.allclose(flipped[1
 # `return_sequences=False` it returns each direction's **final** state: the forward one at the
 # last *real* step, the backward one at step 0 (it read the row from its end back to the start).
 
-# %%
+# %% slideshow={"slide_type": "-"}
 bidirectional = Bidirectional.from_layers(forward_layer, backward_layer)
 assert np.array_equal(bidirectional.forward(x, lengths), hs)
 final = bidirectional.forward(x, lengths, return_sequences=False)  # (batch, 2H)
@@ -178,13 +178,13 @@ assert np.array_equal(final[0], np.concatenate([hs[0, 3, :H], hs[0, 0, H:]]))  #
 print(bidirectional, "| final states:", final.shape,
       "| parameters:", sum(p.size for p in bidirectional.params.values()), "numbers in", len(bidirectional.params), "arrays")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **The backward pass.** The layer is a composition, so its gradient follows the composition
 # back. Write $\delta h_j = \partial L / \partial h_j$ (`dh`, `(batch, T, 2H)`):
 #
 # 1. the outputs at padding were multiplied by 0, so their gradient is dropped: `dh * mask`;
 # 2. **split**: the first $H$ features are $\overrightarrow{h}_j$'s, so
-#    $\delta\overrightarrow{h} = $ `dh[..., :H]` goes to the forward layer's BPTT, and
+#    $\delta\overrightarrow{h} = $ `dh[..., :H]` goes to the forward layer's [BPTT](GLOSSARY.md#bptt), and
 #    $\delta\overleftarrow{h} = $ `dh[..., H:]` to the backward layer's;
 # 3. the backward layer produced its states in reversed order, so its gradient must be
 #    **reversed within the lengths** before its BPTT, and the input gradient it returns
@@ -194,7 +194,7 @@ print(bidirectional, "| final states:", final.shape,
 # Exercise 6.2 asks you to write it. Here is the gradient check of the layer in `utils`, for
 # all four of chapter 01's cells, all states and final states only, on a batch with padding:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 x_check = np.random.default_rng(3).standard_normal((3, 5, D))  # (batch, T, D)
 lengths_check = np.array([5, 3, 1])
 rows = []
@@ -211,13 +211,13 @@ largest_error = max(err for _, _, err, _ in rows)
 assert largest_error < 1e-7  # the pass mark is 1e-6
 
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # A check that never fails proves nothing, so here is one that must. The layer below makes
 # section 2's padding mistake in its forward pass only: the backward RNN reads each padded row
 # flipped whole, pads first. Its backward pass is still the one for a reversal within the
 # lengths, so the two no longer match on the padded rows.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 class FlipsWholeRows(Bidirectional):
     """A deliberately broken layer: forward flips padded rows whole, backward assumes within lengths."""
 
@@ -235,7 +235,7 @@ print("forward direction:", f"{max(v for k, v in broken.items() if k.startswith(
 assert max(v for k, v in broken.items() if k.startswith("forward.")) < 1e-6  # still right
 assert min(v for k, v in broken.items() if k.startswith("backward.")) > 1e-2 and broken["input"] > 1e-2
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The forward direction still passes; every gradient of the backward direction, and the input
 # gradient, fail by orders of magnitude, although the full-length row is the same either way.
 #
@@ -245,7 +245,7 @@ assert min(v for k, v in broken.items() if k.startswith("backward.")) > 1e-2 and
 #
 # * the forward direction's weights under the usual names (`weight_ih_l0`, ...), the backward
 #   direction's under the same names plus `_reverse` (`weight_ih_l0_reverse`, ...), each in the
-#   layout of chapter 01 (gate order i, f, g, o for the LSTM, r, z, n for the GRU);
+#   layout of chapter 01 (gate order i, f, g, o for the LSTM, r, z, n for the [GRU](GLOSSARY.md#gru));
 # * `output` `(batch, T, 2H)`: at every step $[\overrightarrow{h}_j ; \overleftarrow{h}_j]$, forward
 #   half first, exactly our `hs`;
 # * `h_n` `(2, batch, H)`: `h_n[0]` the forward direction's final state, `h_n[1]` the backward
@@ -256,7 +256,7 @@ assert min(v for k, v in broken.items() if k.startswith("backward.")) > 1e-2 and
 # row's own last real step, which is our reversal within lengths. We copy the NumPy layer's
 # weights in with chapter 01's `utils.nn.to_torch`, one direction at a time:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def bidirectional_to_torch(layer: Bidirectional) -> nn.Module:
     """nn.LSTM / nn.GRU (bidirectional, batch first, float64) with a NumPy Bidirectional's weights."""
     torch_class = {"LSTM": nn.LSTM, "GRU": nn.GRU}[type(layer.forward_layer).__name__]
@@ -297,14 +297,14 @@ for cell in (utils.scratch.LSTM, utils.scratch.GRU):
     print(f"{cell.__name__:4s} max |NumPy - torch|:", {k: f"{v:.0e}" for k, v in parity[cell.__name__].items()})
 assert max(max(p.values()) for p in parity.values()) < 1e-12
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # (`tests/test_bidirectional.py` compares every parameter's gradient, for both directions.)
 #
 # What goes wrong without packing? `nn.LSTM` then reads the pads like any other input. The
 # forward direction does not care (the pads come after the real steps), but the backward
 # direction starts *at the last pad* and reaches the word only after reading the padding:
 
-# %%
+# %% slideshow={"slide_type": "-"}
 unpacked, _ = module(torch.tensor(x_pad))  # the GRU of the last loop, padded batch, not packed
 unpacked = unpacked.detach().numpy()  # (batch, T, 2H)
 forward_change = np.abs(unpacked[0, :4, :H] - hs_np[0, :4, :H]).max()
@@ -313,14 +313,14 @@ print(f"padded row, real steps, unpacked vs packed: forward half {forward_change
       f"backward half {backward_change:.2f}")
 assert forward_change < 1e-12 and backward_change > 0.01
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The encoder of the course's model, `utils.Seq2Seq` with `ModelConfig(bidirectional=True)`, is
 # this layer: its RNN, read through the documented `model.encoder_layers`, is an
 # `nn.GRU(bidirectional=True)` (for `cell="gru"`), and the NumPy layer built from its two
 # directions gives the same states on a packed batch. (`tests/test_bidirectional.py` also checks
 # the whole encoder, embedding included, and each bridge against the NumPy layer's final states.)
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def bidirectional_from_torch(module: nn.Module) -> Bidirectional:
     """A NumPy Bidirectional with the weights of a one-layer nn.LSTM / nn.GRU(bidirectional=True)."""
     directions = []
@@ -348,7 +348,7 @@ model_gap = np.abs(model_states.double().numpy() - numpy_encoder.forward(x32.dou
 print(f"max |model encoder - NumPy layer|: {model_gap:.0e} (float32)")
 assert model_gap < 1e-5
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. The bridge: where does the decoder start?
 #
 # Chapters 02 and 03 started the decoder from the encoder's final state, $s_0 = h_T$. A
@@ -361,7 +361,7 @@ assert model_gap < 1e-5
 #
 # | bridge | $s_0$ | parameters | needs |
 # |---|---|---|---|
-# | `"linear"` | $\tanh(W_b [\overrightarrow{h}_T ; \overleftarrow{h}_1] + b_b)$ | $(2H_\text{enc} + 1) H_\text{dec}$, twice for an LSTM ($h$ and $c$; the cell state gets no $\tanh$) | nothing |
+# | `"linear"` | $\tanh(W_b [\overrightarrow{h}_T ; \overleftarrow{h}_1] + b_b)$ | $(2H_\text{enc} + 1) H_\text{dec}$, twice for an LSTM ($h$ and $c$; the [cell state](GLOSSARY.md#cell-state) gets no $\tanh$) | nothing |
 # | `"sum"` | $\overrightarrow{h}_T + \overleftarrow{h}_1$ | none | $H_\text{enc} = H_\text{dec}$ |
 # | `"backward"` | $\overleftarrow{h}_1$ (Bahdanau et al. 2015 start from it, through a linear layer) | none | $H_\text{enc} = H_\text{dec}$ |
 # | `"zeros"` | $0$: the decoder sees the source only through attention | none | nothing |
@@ -372,9 +372,9 @@ assert model_gap < 1e-5
 # each bridge for the date vocabularies: an LSTM decoder with $H_\text{dec} = 64$, and 32 units
 # per encoder direction (as in section 6, with dot attention) or 64 (where `"sum"` and
 # `"backward"` apply; dot attention would then need $2 H_\text{enc} = H_\text{dec}$, so these
-# models use Luong's general score, chapter 04):
+# models use [Luong](GLOSSARY.md#luong-attention)'s general score, chapter 04):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 date_train = utils.load_dates("train")
 src_vocab = utils.Vocab.build([s for s, _ in date_train])
 tgt_vocab = utils.Vocab.build([t for _, t in date_train])
@@ -391,11 +391,11 @@ for enc in (32, 64):  # linear costs exactly (2 H_enc + 1) H_dec, for h and for 
     assert bridge_params["linear", enc] - bridge_params["zeros", enc] == 2 * (2 * enc + 1) * 64
 assert bridge_params["sum", 64] == bridge_params["backward", 64] == bridge_params["zeros", 64]
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With attention the decoder can read every $h_j$ at every step. Does its first state still
 # matter? Exercise 6.3 asks you to predict, then measure.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. What reading both ways buys, measured
 #
 # Every comparison below changes **one factor**, the encoder's direction, and holds the rest
@@ -406,7 +406,7 @@ assert bridge_params["sum", 64] == bridge_params["backward", 64] == bridge_param
 # numbers either way. Its linear bridge then costs about what the halved encoder saves, so the
 # two models have (almost) the same number of parameters; each experiment prints both counts.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 FORWARD_ONLY = dict(hidden_size=64)  # one direction of 64: h_j has 64 numbers; bridge "copy"
 BIDIRECTIONAL = dict(hidden_size=64, bidirectional=True, encoder_hidden_size=32)  # 2 x 32; bridge "linear"
 ENCODERS = {"forward only": FORWARD_ONLY, "bidirectional": BIDIRECTIONAL}
@@ -418,12 +418,12 @@ def parameter_counts(models):
     print("parameters:", ", ".join(f"{name} {count:,}" for name, count in counts.items()))
     return (max(counts.values()) - min(counts.values())) / min(counts.values())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 6.1 Chapter 03's sweep, with the source as written
 #
 # Chapter 03 ran a length sweep on the reverse task with dot attention, on the budget used
 # here (4,000 pairs, 6 epochs). With the source read **backwards** (`reverse_source=True`) the
-# curve stayed near the top: at least 0.75 exact match at every length up to 20 (and at least
+# curve stayed near the top: at least 0.75 [exact match](GLOSSARY.md#exact-match) at every length up to 20 (and at least
 # 0.85 with twice the data, chapter 03's Exercise 3.5). With the source **as written** it
 # sagged on long strings. The reason chapter 03 gave: dot attention compares contents, and output step
 # $i$ needs source position $T + 1 - i$, a position counted *from the end*; in 20 letters from
@@ -437,7 +437,7 @@ def parameter_counts(models):
 # pairs of 2 to 20 letters, an LSTM, 6 epochs, batches of 32, learning rate 0.005, seed 0, 100
 # test strings per length) with both encoders; the forward-only model is chapter 03's dot model.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 CHAPTER_03_AS_WRITTEN = dict(n_train=4000, n_test=100, epochs=6, batch_size=32, lr=5e-3, cell="lstm", seed=0)
 SWEEP_LENGTHS = list(range(2, 21, 2))
 sweep_models, sweep_accuracy = {}, {}
@@ -449,7 +449,7 @@ print("length:       ", " ".join(f"{n:5d}" for n in SWEEP_LENGTHS))
 for name, accuracy in sweep_accuracy.items():
     print(f"{name:14s}", " ".join(f"{accuracy[n]:5.2f}" for n in SWEEP_LENGTHS))
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, ax = plt.subplots(figsize=(7.5, 4))
 for (name, accuracy), style in zip(sweep_accuracy.items(), ("x--", "o-")):
     ax.plot(SWEEP_LENGTHS, [accuracy[n] for n in SWEEP_LENGTHS], style, label=f"{name} encoder")
@@ -475,7 +475,7 @@ assert bidirectional_curve[20] >= forward_curve[20] + 0.15  # reading both ways 
 assert gain_long >= 0.12
 assert bidirectional_curve[20] <= 0.75  # ... but does not keep it at the read-backwards level
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Expected: flat. Measured: lifted, not flat.** Reading both ways lifts the long end of the
 # curve by a wide margin (the cell asserts at least 0.15 at 20 letters, and 0.12 on average
 # over 16 to 20) at the same parameter count and budget. But the prediction fails: at 20
@@ -488,7 +488,7 @@ assert bidirectional_curve[20] <= 0.75  # ... but does not keep it at the read-b
 # can have the right length with a wrong letter in it (the failure chapter 03 explained by
 # repeated letters: a wrong copy read), or the wrong length (letters skipped or added).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 long_pairs = utils.make_task("reverse", 200, min_len=20, max_len=20, seed=2024)  # fresh 20-letter strings
 failure_kinds = {}
 for name, model in sweep_models.items():
@@ -505,7 +505,7 @@ assert wrong_letter["bidirectional"] <= wrong_letter["forward only"] - 0.3  # th
 assert wrong_length["bidirectional"] >= wrong_length["forward only"] + 0.1  # ... but more outputs lose their length
 assert wrong_length["bidirectional"] > wrong_letter["bidirectional"]  # and that is now the main failure
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # So the backward states did what the prediction said they would: the forward-only model's
 # typical failure, a 20-letter output of the right length with a wrong letter, falls by at
 # least 0.3 with reading both ways. What keeps the curve from being flat is a different
@@ -516,7 +516,7 @@ assert wrong_length["bidirectional"] > wrong_letter["bidirectional"]  # and that
 #
 # ### 6.2 Where attention looks in a date
 #
-# Chapter 03 compared its date model's attention with the true alignment the data set records.
+# Chapter 03 compared its date model's attention with the true [alignment](GLOSSARY.md#alignment) the data set records.
 # Here we look closer, at single characters. For a digit of the output, e.g. the `1` of the
 # year `1957`, we know which source character it copies when the source writes that field in
 # digits (`57` in `57. 2. 9.`, or `1957`): the **true character**. Its **peak offset** is where
@@ -538,7 +538,7 @@ assert wrong_length["bidirectional"] > wrong_letter["bidirectional"]  # and that
 # they look, we take the test dates **both** translate correctly, so that the two are measured
 # on the same dates.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 date_examples = utils.load_date_examples("test")
 date_models = {name: utils.train_seq2seq(date_train[:5000], attention="dot", epochs=3, seed=0,
                                          desc=f"dates, {name}", **encoder)
@@ -554,7 +554,7 @@ print(f"test dates both models translate correctly: {len(both_right)} of {len(da
 assert date_parameter_gap < 0.01
 assert date_accuracy["bidirectional"] >= date_accuracy["forward only"] + 0.05  # at this budget, more dates right
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 FIELD_ROWS = {"year": [0, 1, 2, 3], "month": [5, 6], "day": [8, 9]}  # output rows of YYYY-MM-DD
 
 
@@ -626,7 +626,7 @@ assert np.mean(bidirectional_offsets == 0) >= 0.85  # bidirectional: on the digi
 assert np.mean(bidirectional_offsets == 0) >= np.mean(forward_offsets == 0) + 0.08  # ... far more often
 assert abs(bidirectional_offsets.mean()) <= 0.15  # centred on 0
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Expected: a shift by one. Measured: mostly on the digit, with a tail to the right.** The
 # forward-only model's peaks are *not* shifted by one: most sit on the digit itself (0.72 here),
 # and at most half as many at +1 (0.12 here). What the summary $x_{\le j}$ does predict holds: at most one
@@ -638,7 +638,7 @@ assert abs(bidirectional_offsets.mean()) <= 0.15  # centred on 0
 # Where do the far peaks (+2 or more) land? The cell below counts how many are on the source's
 # **last character**, whose forward state has read the whole date, and so carries every digit.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 far_right = {name: [(i, row) for i in both_right for row, position in true_characters(date_examples[i])
                     if int(decoded[name][i][1][row].argmax()) - position >= 2] for name in ENCODERS}
 on_last = {name: np.mean([int(decoded[name][i][1][row].argmax()) == len(date_examples[i].source) - 1
@@ -657,7 +657,7 @@ print(f"forward only, peaks at +3: {len(plus_three)}, of which a year's first di
       f"character: {year_first_digit_on_last:.2f}")
 assert year_first_digit_on_last >= 0.4  # seed 0's figure: the bump at +3
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # At least one in five of the forward-only model's far peaks (0.30 here) are on the last
 # character, the one state that has read every digit; the bidirectional model has at most half
 # as many far peaks. The bump at +3 in the figure is mostly one case (an observation about this
@@ -669,7 +669,7 @@ assert year_first_digit_on_last >= 0.4  # seed 0's figure: the bump at +3
 # 03's measure: the weight an output digit puts on its whole field) rises with reading both ways
 # in every locale. We measure it, and beside it the finer weight on the true *character*:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 locales = sorted(on_character["forward only"])
 print(f"{'locale':7s} {'on the true character':>24s}   {'on the true field (ch. 03)':>27s}")
 print(f"{'':7s} {'forward':>11s} {'bidirect.':>12s}   {'forward':>13s} {'bidirect.':>13s}")
@@ -709,7 +709,7 @@ inside_own_field = np.mean([start <= peak < end for example, row, peak in right_
 print(f"forward only: peaks right of their digit that stay inside the digit's field: {inside_own_field:.2f}")
 assert inside_own_field >= 0.6
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Expected: the field mass rises in every locale. Measured: per character, yes; per field,
 # only on average.** The weight on the true *character* rises in every locale, by at least 0.05
 # (asserted here, and on seeds 1 and 2 by the tests). The mass on the whole *field* rises on
@@ -726,7 +726,7 @@ assert inside_own_field >= 0.6
 # of their digit most often; its attention on the left, the bidirectional model's on the right
 # (source characters on x, outputs on y):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def peaks_right_of_digit(name, i):
     """How many of date i's output digits peak right of the digit they copy, in model ``name``."""
     weights = decoded[name][i][1]  # (10, len(source))
@@ -745,7 +745,7 @@ for ax, name in zip(axes, ENCODERS):
 fig.suptitle(f"Which source character does each output read? {date_examples[shown].source!r}")
 fig.tight_layout();
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 6.3 A task that needs the right context: spelling to sound
 #
 # Back to section 1. We train both encoders on 5,000 of the CMUdict training words (drawn at
@@ -757,7 +757,7 @@ fig.tight_layout();
 #   words and divided by the total number of true phonemes;
 # * **word accuracy**: the share of words whose phonemes are all right.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 cmu_test = utils.load_cmudict("test")
 
 
@@ -783,7 +783,7 @@ assert g2p_parameter_gap < 0.01
 assert per_bidirectional <= per_forward - 0.03  # fewer phoneme errors ...
 assert accuracy_bidirectional >= accuracy_forward + 0.04  # ... and more words entirely right
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Where did the forward-only model go wrong? Here are test words where a letter's sound is set
 # by a letter *after* it (a `c` before `e`, `i` or `y`; a vowel before a consonant and a final
 # silent `e`; `ph`), that the bidirectional model gets right and the forward-only model gets
@@ -792,7 +792,7 @@ assert accuracy_bidirectional >= accuracy_forward + 0.04  # ... and more words e
 # forward-only decoder writes that sound, the state at the letter has not read what decides it;
 # it can only guess, or look at a later state.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def decided_by_the_right(word):
     """Does a letter's sound in ``word`` depend on a later letter (c+e/i/y, vowel+consonant+final e, ph)?"""
     soft_c = any(a == "c" and b in "eiy" for a, b in zip(word, word[1:]))
@@ -833,7 +833,7 @@ for word, truth, forward, mistake in guessed[:8]:
 print(f"({len(guessed)} such test words; the bidirectional model writes each as the true phonemes)")
 assert len(guessed) >= 3
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. What we saw
 #
 # * A bidirectional layer is two one-way layers and two reversals: $h_j = [\overrightarrow{h}_j ;
@@ -894,7 +894,7 @@ assert len(guessed) >= 3
 # `(batch,)`; return a new array in which each row's first `lengths[b]` steps are reversed and
 # its padding stays where it was, unchanged. Do not modify `x`.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def reverse_padded(x, lengths):
     """Each row's first lengths[b] steps reversed, the padding after them left in place."""
     ### BEGIN SOLUTION
@@ -907,7 +907,7 @@ def reverse_padded(x, lengths):
 
 check_reverse_within_lengths(reverse_padded)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Exercise 6.2: the backward pass of the wrapper.** Both layers have run forward as in
 # section 3: `forward_layer` on `x`, `backward_layer` on `x` reversed within `lengths`, and the
 # states were joined as `[forward ; reversed back(backward)] * mask`. Given `dh`
@@ -915,7 +915,7 @@ check_reverse_within_lengths(reverse_padded)
 # fills their `grads`). Section 3's four steps are the recipe; `reverse_within_lengths` and
 # `length_mask` are imported above.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def bidirectional_backward(dh, lengths, forward_layer, backward_layer):
     """dx (batch, T, D) of the bidirectional wrapper, given dh (batch, T, 2H)."""
     ### BEGIN SOLUTION
@@ -929,7 +929,7 @@ def bidirectional_backward(dh, lengths, forward_layer, backward_layer):
 
 check_bidirectional_backward(bidirectional_backward)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Exercise 6.3 (open): how much does the bridge matter with attention?** Retrain section
 # 6.3's bidirectional model with `bridge="zeros"` (everything else as in `g2p_models`): the
 # decoder starts from zeros and sees the word only through attention. Predict first: better,

@@ -15,28 +15,28 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 07 · Deep seq2seq and skip connections, beam search, and the course on real data
 #
-# Every model so far had one recurrent layer in the encoder and one in the decoder, and
+# Every model so far had one recurrent layer in the [encoder](GLOSSARY.md#encoder) and one in the [decoder](GLOSSARY.md#decoder), and
 # decoded greedily, one most-probable token at a time. This chapter stacks layers, finds out
-# why a deep stack stops learning and how a skip connection fixes it, replaces greedy
-# decoding by beam search, and then puts the course's pieces together on real data: reading
+# why a deep stack stops learning and how a [skip connection](GLOSSARY.md#skip-connection) fixes it, replaces [greedy
+# decoding](GLOSSARY.md#greedy-decoding) by [beam search](GLOSSARY.md#beam-search), and then puts the course's pieces together on real data: reading
 # English spellings aloud (grapheme-to-phoneme conversion) with the CMU Pronouncing Dictionary.
 #
 # After this chapter you will be able to
-# 1. write a stack of RNN layers as equations, and **measure** the depth-wise vanishing
-#    gradient: the gradient that reaches each layer, at initialisation and during training;
+# 1. write a stack of [RNN](GLOSSARY.md#rnn) layers as equations, and **measure** the depth-wise [vanishing
+#    gradient](GLOSSARY.md#vanishing-gradient): the gradient that reaches each layer, at initialisation and during training;
 # 2. derive why a **residual (skip) connection** $y = x + F(x)$ passes the gradient through
-#    unchanged, implement it in NumPy with its backward pass and a gradient check, and show
+#    unchanged, implement it in NumPy with its backward pass and a [gradient check](GLOSSARY.md#gradient-check), and show
 #    that deep residual stacks train where plain ones do not;
 # 3. say **where dropout goes** in a stacked RNN (between layers, not along time) and show why;
 # 4. implement **beam search** with finished hypotheses and length normalisation, and measure
 #    what it buys over greedy decoding, and what it cannot buy;
-# 5. train a deep bidirectional attention model on 10,000 words with one call, and read its
+# 5. train a deep [bidirectional](GLOSSARY.md#bidirectional) [attention](GLOSSARY.md#attention) model on 10,000 words with one call, and read its
 #    phoneme and word error rates, its errors and its attention the way a practitioner would.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -47,16 +47,16 @@ from utils.scratch.residual import Residual, Stack, TanhDense, deep_rnn, depthwi
 
 device = utils.setup(seed=0)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Why stack layers, and what goes wrong
 #
-# One LSTM layer of width $H$ reads the source and keeps a state of $H$ numbers. To give a
+# One [LSTM](GLOSSARY.md#lstm) layer of width $H$ reads the source and keeps a state of $H$ numbers. To give a
 # model more capacity we can make $H$ larger, or we can **stack** layers: layer 1 reads the
 # embeddings, layer 2 reads layer 1's states, and so on. The same recurrence runs in every
 # layer, with its own weights, and the top layer's states are what attention (or the output
 # layer) reads. Deep models were what made neural translation competitive: Sutskever et al.
 # (2014) used 4 layers in encoder and decoder, and Google's production system (Wu et al., 2016)
-# 8 in each, with residual connections, because without them (they report) stacks deeper than
+# 8 in each, with [residual connections](GLOSSARY.md#residual-connection), because without them (they report) stacks deeper than
 # about 4 layers trained badly. The idea is that each layer re-describes the sequence in terms
 # of the one below, as the layers of an image network go from edges to shapes to objects.
 #
@@ -92,7 +92,7 @@ device = utils.setup(seed=0)
 # much layer $l$ would be told to change. Here are stacks of 1, 2, 4 and 8 LSTM layers of 32
 # units at torch's initialisation, on a batch of 8 random sequences of 10 steps:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 SIZE = 32
 x_random = np.random.default_rng(0).standard_normal((8, 10, SIZE))  # (batch, T, size)
 DEPTHS = (1, 2, 4, 8)
@@ -107,7 +107,7 @@ print(f"8 layers: the bottom layer gets {ratio_plain:.1e} of the top layer's gra
 assert ratio_plain < 1e-2  # less than 1%
 assert np.all(np.diff(plain_norms[8]) > 0)  # and less at every step down
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Eight layers deep, the bottom layer receives less than 1% of the gradient of the top
 # layer (the cell asserts it; the number printed is far smaller), and it shrinks at every step
 # down. With gradient steps that small the bottom layers stay near their random initialisation,
@@ -154,7 +154,7 @@ assert np.all(np.diff(plain_norms[8]) > 0)  # and less at every step down
 # (`TanhDense`, the block of Exercise 1) and around chapter 01's LSTM, gradient-checked with
 # `utils.check_layer` (central differences, relative error, pass mark $10^{-6}$):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 rng = np.random.default_rng(1)
 x_block = rng.standard_normal((3, 5, 4))  # (batch, T, size)
 checks = {
@@ -166,11 +166,11 @@ for name, errors in checks.items():
     print(f"{name:28s} largest relative error {max(errors.values()):.1e} (input: {errors['input']:.1e})")
     assert max(errors.values()) < 1e-6, (name, errors)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # A check that never fails proves nothing. This backward pass forgets the skip path (it
 # returns only $J_F^\top\, \partial L/\partial y$), the mistake Exercise 1's checker names:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 class ResidualWithoutSkipGradient(Residual):
     """A deliberately broken residual block: dx = J_F^T dy, missing the + dy of the addition."""
 
@@ -183,10 +183,10 @@ print({name: f"{err:.1e}" for name, err in broken.items()})
 assert broken["input"] > 1e-2  # the input gradient is caught ...
 assert max(broken["W"], broken["b"]) < 1e-6  # ... while the weights' gradients, which the skip does not touch, still pass
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Now the measurement of Section 2 again, with skip connections from layer 2 on, side by side:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 residual_norms = {n_layers: depthwise_gradient_norms(deep_rnn(n_layers, SIZE, "lstm", residual=True, rng=0), x_random,
                                                       seed=0)
                   for n_layers in DEPTHS}
@@ -208,7 +208,7 @@ print("8 layers, residual: each layer's gradient / the top layer's (bottom first
 assert ratio_residual > 0.5  # every layer gets at least half of what the top layer gets
 assert residual_norms[8][0] > residual_norms[8][-1]  # and the bottom layer more than the top one
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With skip connections every layer of the 8-layer stack gets at least half of the top
 # layer's gradient, and the bottom layer more than the top one: every identity path above it
 # delivers its gradient there. The same holds on seeds 1 and 2 (`tests/test_residual.py` runs this exact measurement on seeds 0 to 2).
@@ -222,7 +222,7 @@ assert residual_norms[8][0] > residual_norms[8][-1]  # and the bottom layer more
 # of a 3-layer residual `StackedRNN` into our NumPy layers (`utils.nn.from_torch`, chapter 01)
 # and compare outputs and gradients:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 torch.manual_seed(0)
 stacked = utils.nn.StackedRNN("lstm", 6, 6, layers=3, residual=True).double()
 numpy_stack = Stack([utils.nn.from_torch(stacked.layers[0])]
@@ -243,23 +243,23 @@ parity = {"outputs": np.abs(out_torch.detach().numpy() - out_numpy).max(),
 print("max |NumPy - torch|:", {k: f"{v:.0e}" for k, v in parity.items()})
 assert max(parity.values()) < 1e-10
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Experiment: training deep stacks, plain and residual
 #
 # Does the vanishing gradient at initialisation matter once training starts? A small task
 # answers it quickly: **reverse** 3 to 6 letters (chapter 02's task) with a plain
-# encoder-decoder (no attention, so every bit of the source must go through the stacked
+# [encoder-decoder](GLOSSARY.md#encoder-decoder) (no attention, so every bit of the source must go through the stacked
 # states). We train stacks of 1, 2, 4 and 8 LSTM layers in the encoder and the decoder, plain
 # and residual, and change nothing else: 2,000 training pairs, 32 hidden units, embeddings of
-# 16, Adam with learning rate 0.005 and gradient clipping at 1, batches of 32, 5 epochs,
-# seed 0. After every epoch (and once before training) we record the exact match on 300
+# 16, Adam with learning rate 0.005 and [gradient clipping](GLOSSARY.md#gradient-clipping) at 1, batches of 32, 5 epochs,
+# seed 0. After every epoch (and once before training) we record the [exact match](GLOSSARY.md#exact-match) on 300
 # held-out pairs and the gradient norm of every decoder layer on a fixed batch of 256
 # training pairs; the loss sits on top of the decoder's layer $N$.
 #
 # The loop is `utils.fit` around a `utils.Seq2Seq` (what `utils.train_seq2seq` does inside),
 # so that the evaluation after each epoch can also measure the gradients.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 SWEEP = dict(n_train=2000, n_valid=300, min_len=3, max_len=6, hidden_size=32, embed_size=16, lr=5e-3,
              batch_size=32, epochs=5, probe_size=256)
 sweep_train = utils.make_task("reverse", SWEEP["n_train"], min_len=SWEEP["min_len"], max_len=SWEEP["max_len"], seed=100)
@@ -306,7 +306,7 @@ def train_and_record(layers, residual, seed=0, progress=True):
     return history, np.array(norms), initial_exact
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 sweep = {}
 for layers in DEPTHS:
     for residual in (False, True):
@@ -314,7 +314,7 @@ for layers in DEPTHS:
             continue  # one layer has no skip connection (layer 1 changes the size)
         sweep[(layers, residual)] = train_and_record(layers, residual)
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 3, figsize=(14, 4))
 colours = {1: "black", 2: "tab:blue", 4: "tab:orange", 8: "tab:red"}
 for (layers, residual), (history, norms, initial_exact) in sweep.items():
@@ -337,7 +337,7 @@ axes[2].legend(fontsize=7, loc="upper left")
 fig.suptitle("Do deep stacks train? Plain (solid) against residual (dashed), reversing 3-6 letters")
 fig.tight_layout();
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 final_exact = {key: history.metric[-1] for key, (history, _, _) in sweep.items()}
 final_loss = {key: history.loss[-1] for key, (history, _, _) in sweep.items()}
 print(f"{'stack':22s} {'exact':>6s} {'loss':>6s}  bottom/top decoder-layer gradient: at init, after training")
@@ -365,7 +365,7 @@ assert np.all(sweep_norms[(8, False)][:, 0] / sweep_norms[(8, False)][:, -1] < 0
 assert np.all(sweep_norms[(8, True)].min(axis=1) / sweep_norms[(8, True)][:, -1] > 0.5)
 assert sweep_norms[(8, True)][-1][0] > sweep_norms[(8, True)][-1][-1]  # after training: the bottom gets the most
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # What the three panels show:
 #
 # * **At initialisation** (left) the plain 8-layer decoder's gradient falls by a factor of about 4
@@ -397,13 +397,13 @@ assert sweep_norms[(8, True)][-1][0] > sweep_norms[(8, True)][-1][-1]  # after t
 # The reason is memory. A mask on the recurrent connection is drawn at every step, so
 # something the network stored at step 1 passes through $T$ independent masks before step $T$
 # reads it; between layers it passes one mask per layer, however long the sequence. To see it,
-# take chapter 01's NumPy GRU with its keep-gate held open ($b_z = 4$, a memory), feed it one
+# take chapter 01's NumPy [GRU](GLOSSARY.md#gru) with its keep-gate held open ($b_z = 4$, a memory), feed it one
 # random vector $x_1$ and then zeros, and look at **what $x_1$ changed** in $h_T$: the
 # difference between $h_T$ with $x_1$ and with $x_1 = 0$, under the same masks. We compare its
 # direction with the one without dropout (cosine similarity, averaged over 200 sequences) for
 # dropout $p = 0.3$ on the input (between layers) or on $h_{t-1}$ (along time):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 gru_memory = utils.scratch.GRU(SIZE, SIZE, rng=0)
 gru_memory.params["b_z"][:] = 4.0  # z_t close to 1: h_t keeps h_{t-1} (chapter 01's remember-by-default bias)
 DROP_P, N_SEQ = 0.3, 200
@@ -451,7 +451,7 @@ along = [sims["along time (on h_{t-1})"] for sims in memory_similarity.values()]
 assert min(between) > 0.7 and max(between) - min(between) < 0.05  # one mask, however long the wait
 assert along[0] < between[0] - 0.2 and max(along[2:]) < 0.1  # T masks: gone after 20 steps
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Dropped on the input, the stored memory keeps a similarity above 0.7 with the clean one,
 # the same after 5 steps as after 40 (it met one mask). Dropped along time, it is already
 # much weaker after 5 steps and below 0.1 from 20 steps on: the memory is erased. (Gal and
@@ -462,7 +462,7 @@ assert along[0] < between[0] - 0.2 and max(along[2:]) < 0.1  # T masks: gone aft
 # `model.train()` two passes over the same batch give different losses, in `model.eval()` the
 # same; a 1-layer model has no "between" and no dropout at all.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def two_losses(layers, train_mode):
     utils.seed_everything(0)
     vocab = utils.Vocab.build([s for s, _ in sweep_train])
@@ -479,10 +479,10 @@ for layers, train_mode in ((2, True), (2, False), (1, True)):
           f"two passes give losses {first:.4f} and {second:.4f}")
     assert (first != second) == (layers > 1 and train_mode)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Beam search
 #
-# A trained seq2seq model defines the probability of a whole output,
+# A trained [seq2seq](GLOSSARY.md#seq2seq) model defines the probability of a whole output,
 #
 # $$\log p(y \mid x) = \sum_{t=1}^{T'} \log p(y_t \mid y_{<t}, x),$$
 #
@@ -514,7 +514,7 @@ for layers, train_mode in ((2, True), (2, False), (1, True)):
 # each prefix a row of $\log p(w \mid \text{prefix}, x)$ over the vocabulary `(len(prefixes), V)`.
 # It also records every step's candidates for the figure of Section 8.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def beam_search(next_log_probs, vocab_tokens, beam_size, max_len, eos="</s>", length_penalty=1.0):
     """Beam search. Returns (hypotheses best first as (tokens, log_prob, score), steps).
 
@@ -557,7 +557,7 @@ beam_toy, _ = beam_search(toy_model, ["a", "b", "</s>"], beam_size=2, max_len=5,
 assert greedy_toy[0][0] == ["a", "</s>"] and beam_toy[0][0] == ["b", "</s>"]
 assert np.isclose(np.exp(beam_toy[0][1]), 0.36) and np.isclose(np.exp(greedy_toy[0][1]), 0.20)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Length normalisation
 #
 # Every step adds a negative term $\log p(y_t \mid \dots) < 0$ to the score, so **a shorter
@@ -588,7 +588,7 @@ assert np.isclose(np.exp(beam_toy[0][1]), 0.36) and np.isclose(np.exp(greedy_toy
 # Dictionary gives pronunciations in ARPAbet phonemes; vowels carry a stress digit (0 none, 1
 # primary, 2 secondary). The course ships a split of 12,000 of its words:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 g2p_train = utils.load_cmudict("train")
 g2p_valid = utils.load_cmudict("valid")
 g2p_test = utils.load_cmudict("test")
@@ -598,15 +598,15 @@ for word, phonemes in g2p_train[1000:1004]:
 phoneme_set = sorted({p for _, phonemes in g2p_train for p in phonemes.split()})
 print(f"{len(phoneme_set)} phoneme symbols (with stress digits); letters a-z in, phoneme 'words' out")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "-"}
 # Every piece of the course goes into the model: a **bidirectional** encoder (chapter 06) over
 # the letters, so each letter's state knows what comes after it (the *e* at the end of *tone*
 # changes the *o*); **two stacked layers** with a **skip connection** (this chapter);
-# **attention** with Luong's general score (chapters 03 and 04), so each phoneme can look at
+# **attention** with [Luong](GLOSSARY.md#luong-attention)'s general score (chapters 03 and 04), so each phoneme can look at
 # the letters that spell it. The tokens are letters in and phonemes out (`tgt_level="word"`:
 # the target is split at spaces). Training is one call; anyone can pass their own pairs:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 g2p_model = utils.train_seq2seq(
     g2p_train, attention="luong-general", src_level="char", tgt_level="word",
     layers=2, residual=True, bidirectional=True, hidden_size=64, embed_size=32,
@@ -616,7 +616,7 @@ g2p_model = utils.train_seq2seq(
 )
 print(g2p_model)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Phoneme and word error rates, greedy and beam
 #
 # Two numbers are standard for G2P. The **phoneme error rate** (PER) is the edit distance
@@ -626,7 +626,7 @@ print(g2p_model)
 # exactly right. Here they are on the 1,000 test words, for greedy decoding and beams of 1, 3,
 # 5 and 10 (length penalty 1), with stress and without it (digits removed from both sides):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 test_words = [word for word, _ in g2p_test]
 test_refs = [phonemes.split() for _, phonemes in g2p_test]
 
@@ -658,7 +658,7 @@ assert all(abs(rates[f"beam {k}"][1] - rates["greedy"][1]) <= 0.02 for k in (3, 
 assert 0.35 <= rates["greedy"][1] <= 0.65 and 0.1 <= rates["greedy"][0] <= 0.2  # about 1 word in 2, 1 phoneme in 7
 assert rates["greedy"][2] < rates["greedy"][1] - 0.03  # without stress digits: lower
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # About one word in two comes out exactly right, and about one phoneme in seven is wrong (the
 # cell asserts WER between 0.35 and 0.65, PER between 0.1 and 0.2); a
 # beam changes the word error rate by at most 2 points, and ignoring stress lowers it by more
@@ -669,10 +669,10 @@ assert rates["greedy"][2] < rates["greedy"][1] - 0.03  # without stress digits: 
 # ### Does the NumPy beam search agree with `utils`?
 #
 # The model's next-token distribution after a prefix, for the NumPy `beam_search` of Section 7,
-# comes from `model.trace(sources, targets)`: teacher-forced on the prefix, its row `logits[t]`
+# comes from `model.trace(sources, targets)`: [teacher-forced](GLOSSARY.md#teacher-forcing) on the prefix, its row `logits[t]`
 # scores the token that follows the first $t$ target tokens. On 20 test words, beam 5:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 g2p_vocab = g2p_model.tgt_vocab.tokens  # the output vocabulary, specials included, in id order
 
 
@@ -699,14 +699,14 @@ print(f"same hypotheses in the same order: {sum(a for a, _ in agreement)} of {le
       f"largest log-probability difference {max(d for _, d in agreement):.1e}")
 assert all(a for a, _ in agreement) and max(d for _, d in agreement) < 1e-3
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Greedy is not the most probable output: measured
 #
 # `model.log_prob(pairs)` scores any output under the model (teacher-forced). Compare the
 # greedy output's log-probability with the beam's best, searched with $\alpha = 0$ so that both
 # are ranked by the same raw log-probability:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 greedy_log_probs = g2p_model.log_prob([(w, " ".join(p)) for w, p in zip(test_words, greedy_outputs)])  # (n_test,)
 beam_raw = g2p_model.search(test_words, beam_size=5, length_penalty=0.0)
 beam_log_probs = np.array([hyps[0].log_prob for hyps in beam_raw])  # (n_test,)
@@ -723,7 +723,7 @@ assert np.isclose(g2p_model.log_prob([(test_words[example], " ".join(beam_raw[ex
                   beam_log_probs[example], atol=1e-3)  # the search's score is the model's log-probability
 assert higher.mean() >= 0.03 and higher.mean() >= 3 * lower.mean()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # For a few percent of the words the beam finds an output the model itself finds more probable
 # than the greedy one (at least 3% here, the cell asserts), and the opposite happens at most a
 # third as often. It can happen: beam search is not an exact search, and the greedy path can
@@ -734,7 +734,7 @@ assert higher.mean() >= 0.03 and higher.mean() >= 3 * lower.mean()
 # it), and a *model error* when it scores its wrong output higher. Among the test words greedy
 # gets wrong:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 true_log_probs = g2p_model.log_prob(g2p_test)  # (n_test,): the true pronunciations' scores
 wrong = np.array([p != r for p, r in zip(greedy_outputs, test_refs)])
 search_errors = (true_log_probs > greedy_log_probs + 1e-4) & wrong
@@ -742,7 +742,7 @@ print(f"greedy wrong on {wrong.sum()} words; the model scores the truth higher (
       f"on {search_errors.sum()} of them ({search_errors.sum() / wrong.sum():.1%})")
 assert search_errors.sum() <= 0.1 * wrong.sum()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # More than 90% of the errors are model errors: the model prefers its wrong answer to the true
 # one, and no search, however wide, can fix that. That is why the beam barely moved the word
 # error rate here. (Translation papers report gains from small beams, e.g. Sutskever et al.,
@@ -756,7 +756,7 @@ assert search_errors.sum() <= 0.1 * wrong.sum()
 # the beam (grey crosses) and the finished hypotheses (green). The y-axis is the total
 # log-probability so far.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 beam_word = "telegraph"
 _, beam_steps = beam_search(g2p_next_log_probs(beam_word), g2p_vocab, beam_size=5, max_len=g2p_model.max_output_len)
 fig, ax = plt.subplots(figsize=(11, 5))
@@ -798,7 +798,7 @@ assert len({tokens[1] for tokens, _, _ in kept_at_step_3}) == 5  # step 3: five 
 telegraph_hyps = searched[5][test_words.index(beam_word)]
 assert telegraph_hyps[0].log_prob - telegraph_hyps[1].log_prob < 1.0  # IH0 ahead of the truth by < 1 nat
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # In the first steps the model is sure (T, EH1, L), and the beam is filled with hypotheses more
 # than 4 nats behind the leader (after three steps: five different readings of the first *e*,
 # asserted); once the leading hypotheses
@@ -812,7 +812,7 @@ assert telegraph_hyps[0].log_prob - telegraph_hyps[1].log_prob < 1.0  # IH0 ahea
 # Each output step adds a negative log-probability, so the model's raw score falls with the
 # output's length. Over the test words, the greedy outputs' log-probability and length:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 greedy_lengths = np.array([len(p) + 1 for p in greedy_outputs])  # steps, </s> included
 correlation = np.corrcoef(greedy_lengths, greedy_log_probs)[0, 1]
 per_step = greedy_log_probs.sum() / greedy_lengths.sum()
@@ -841,7 +841,7 @@ for h in sorted(beam_norm[shortened][:5], key=lambda h: -h.log_prob):
 best_raw = max(beam_norm[shortened], key=lambda h: h.log_prob)
 assert len(best_raw.tokens) < len(beam_norm[shortened][0].tokens)  # raw score: the short one; per step: the long one
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The raw score falls with length (each step costs a fraction of a nat on average), so without
 # normalisation the beam's choice is never longer than with it, and for a few words it is
 # shorter. The printed beam shows the mechanism: the hypothesis with the best raw score is the
@@ -853,7 +853,7 @@ assert len(best_raw.tokens) < len(beam_norm[shortened][0].tokens)  # raw score: 
 # Longer words have more places to go wrong. WER and PER per word length (letters), for greedy
 # decoding and beam 5:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 lengths = np.array([len(w) for w in test_words])
 bins = [(2, 5), (6, 7), (8, 9), (10, 15)]
 fig, ax = plt.subplots(figsize=(7, 3.8))
@@ -878,7 +878,7 @@ print("PER by length (greedy):", " ".join(f"{v:.3f}" for v in by_length[("greedy
 assert by_length[("greedy", "WER")][-1] > by_length[("greedy", "WER")][0] + 0.15
 assert max(by_length[("greedy", "PER")]) - min(by_length[("greedy", "PER")]) < 0.05
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The word error rate climbs with length (the longest words are wrong more than 15 points more
 # often than the shortest), as it must when every phoneme is one more chance to slip. The
 # phoneme error rate stays within 5 points across the lengths: per phoneme, long words are not
@@ -890,7 +890,7 @@ assert max(by_length[("greedy", "PER")]) - min(by_length[("greedy", "PER")]) < 0
 # *brighton*'s *gh* is silent, in *telegraph* two letters, *ph*, make one sound, F, and in
 # *toughened* the *gh* should be F too.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 heatmap_words = ["knapik", "brighton", "telegraph", "toughened"]
 fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
 attention_maps = {}
@@ -928,9 +928,9 @@ assert mass_on("knapik", "N", "k") > 0.9
 assert brighton_weights[:, 3:5].sum() < 0.2
 assert "F" not in attention_maps["toughened"][0] and mass_on("toughened", "G", "g") > 0.9  # gh read as G
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The attention is almost hard: every phoneme puts at least 0.8 of its weight on one letter
-# (asserted), and the alignment runs down the diagonal of the letters that are pronounced. The
+# (asserted), and the [alignment](GLOSSARY.md#alignment) runs down the diagonal of the letters that are pronounced. The
 # letters that make no sound of their own get nothing: *brighton*'s *gh* gets less than 0.2
 # from all phonemes together, the *h* of *telegraph*'s *ph* nothing, while F reads the *p*. In
 # *knapik* the N reads the silent *k*, the first letter of *kn*, and not the *n*. The model
@@ -942,7 +942,7 @@ assert "F" not in attention_maps["toughened"][0] and mass_on("toughened", "G", "
 # *ghost*), and which one applies depends on the word. What did the model see? The training
 # words whose only *g* is one *gh*, sorted by how it is read:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 gh_readings = {"F": [], "G": [], "silent": []}
 for word, phonemes in g2p_train:
     if word.count("gh") != 1 or word.count("g") != 1:
@@ -959,7 +959,7 @@ for reading, words in gh_readings.items():
 assert len(gh_readings["F"]) < 10 < len(gh_readings["G"]) < len(gh_readings["silent"])
 assert "tough" in gh_readings["F"] and "toughens" in gh_readings["F"]  # seen in training, and still wrong
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The model has seen *tough* and *toughens* in training, but *gh* read as F is the rarest of
 # the three readings (fewer than 10 words, against more than 10 with G and more with a silent
 # *gh*), and a model that learns what letters usually say falls back on a commoner reading.
@@ -970,7 +970,7 @@ assert "tough" in gh_readings["F"] and "toughens" in gh_readings["F"]  # seen in
 # Which mistakes does the model make? Align each wrong output with the truth (the edit-distance
 # alignment) and count the operations:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def align(prediction, reference):
     """Edit-distance alignment: a list of (predicted, true) pairs, None for an insertion/deletion side."""
     n, m = len(prediction), len(reference)
@@ -1029,7 +1029,7 @@ assert vowel_share > 0.5
 top_confusions = sorted(confusions.items(), key=lambda kv: -kv[1])[:5]
 assert all("AH" in pair or "IH" in pair for pair, _ in top_confusions)  # the reduced vowels
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # More than half of all edits are vowels: a different vowel, or the right vowel with the wrong
 # stress. Each of the five most frequent vowel confusions involves one of the reduced vowels
 # AH (the schwa) or IH (asserted): exactly where English spelling says least, since an
@@ -1108,7 +1108,7 @@ assert all("AH" in pair or "IH" in pair for pair, _ in top_confusions)  # the re
 # `x (batch, D)`, `W (D, D)` and `b (D,)`, and an upstream gradient `dy (batch, D)`, return
 # `(dx, dW, db)` (the weight gradients summed over the batch).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def residual_backward(x, W, b, dy):
     ### BEGIN SOLUTION
     F = np.tanh(x @ W.T + b)  # (batch, D): the block's F(x)
@@ -1120,7 +1120,7 @@ def residual_backward(x, W, b, dy):
 
 check_residual_backward(residual_backward)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Exercise 2: one step of beam search.** Given the beam's scores `beam_scores (k,)` (total
 # log-probabilities), which hypotheses have ended (`finished (k,)` bool), and the next-token
 # log-probabilities `next_log_probs (k, V)`, return the `beam_size` best candidates, best
@@ -1130,7 +1130,7 @@ check_residual_backward(residual_backward)
 # scores and take the top `beam_size` (`np.argsort`), then recover the parent and the token
 # from each flat index.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def beam_step(beam_scores, finished, next_log_probs, beam_size, eos_id):
     ### BEGIN SOLUTION
     V = next_log_probs.shape[1]
@@ -1146,13 +1146,13 @@ def beam_step(beam_scores, finished, next_log_probs, beam_size, eos_id):
 
 check_beam_step(beam_step)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Exercise 3: length normalisation.** Write the final ranking score of Section 7 for whole
 # arrays: `log_probs (n,)`, `lengths (n,)` (steps, `</s>` included) and a number `alpha >= 0`
 # give the `(n,)` scores. Then predict, and check with your function: in the beam printed
 # under *Why short outputs win* (Section 8), which hypothesis wins with `alpha = 0.5`?
 
-# %%
+# %% slideshow={"slide_type": "-"}
 def length_normalised(log_probs, lengths, alpha):
     ### BEGIN SOLUTION
     return np.asarray(log_probs, dtype=float) / np.asarray(lengths, dtype=float) ** alpha
@@ -1161,7 +1161,7 @@ def length_normalised(log_probs, lengths, alpha):
 
 check_length_normalisation(length_normalised)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Exercise 4 (open): how deep before it breaks?** Predict, then run: with `train_and_record`,
 # train plain stacks of 3, 4 and 6 layers for 10 epochs instead of 5. Does the 4-layer plain
 # stack learn the task given twice the budget? Then give the 8-layer *residual* stack
