@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 NB ?=
 # Strict nbval settings: the stored outputs are compared; the sanitize file removes what can't be stable.
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=600
+# Two test processes, one per core (each file stays on one worker, so a notebook's cells run in order in
+# one kernel); every process still uses one torch thread. XDIST= runs everything in one process.
+XDIST ?= -n 2 --dist loadfile
 
 .PHONY: setup lab test test-fast notebooks student bench data sync clean
 
@@ -47,11 +50,11 @@ slides: $(SITE_STAMP)  ## build reveal.js slides of every chapter into _build/sl
 
 test: $(STAMP)  ## lint, then every test: utils, data, notebook pairing, and strict nbval over every notebook
 	$(VENV)/bin/ruff check utils tests tools chapters
-	OMP_NUM_THREADS=1 $(PY) -m pytest tests chapters $(NBVAL) -q
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests chapters $(NBVAL) $(XDIST) -q
 
 test-fast: $(STAMP)  ## lint and the unit tests (no notebooks)
 	$(VENV)/bin/ruff check utils tests tools chapters
-	OMP_NUM_THREADS=1 $(PY) -m pytest tests -q
+	OMP_NUM_THREADS=1 $(PY) -m pytest tests $(XDIST) -q
 
 sync: $(STAMP)  ## pair every chapters/NN_*.py with its .ipynb (the newer file wins)
 	$(VENV)/bin/jupytext --sync chapters/[0-9][0-9]_*.py
