@@ -179,7 +179,9 @@ def _chapter_cell(defining: str) -> dict:
     import utils
 
     cells = CHAPTER.read_text(encoding="utf-8").split("\n# %%")
-    (cell,) = [c for c in cells if f"def {defining}(" in c and not c.lstrip().startswith("[markdown]")]
+    # A cell marker may carry metadata after "# %%" (e.g. slideshow={...}): the code starts on the next line.
+    cells = [c.partition("\n")[2] for c in cells if not c.lstrip().startswith("[markdown]")]
+    (cell,) = [c for c in cells if f"def {defining}(" in c]
     namespace = {"np": np, "torch": torch, "utils": utils, "device": torch.device("cpu")}
     exec(compile(cell, str(CHAPTER), "exec"), namespace)  # noqa: S102  our own chapter's cell
     return namespace
