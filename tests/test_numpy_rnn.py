@@ -191,3 +191,27 @@ def test_torch_tensor_input_is_rejected_clearly():
     torch = pytest.importorskip("torch")
     with pytest.raises(TypeError, match="torch tensor"):
         RNN(3, 4).forward(torch.zeros(2, 5, 3))
+
+
+@pytest.mark.parametrize("cls", [LSTM, PeepholeLSTM])
+def test_lstm_backward_takes_a_gradient_for_the_cell_states(cls):
+    """backward(dh, dc): loss = sum(A * hs) + sum(B * cs), checked against central differences."""
+    rng = np.random.default_rng(0)
+    layer = cls(3, 4, rng=1)
+    x = rng.standard_normal((2, 5, 3))
+    A, B = rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 4))
+
+    def loss():
+        hs = layer.forward(x)
+        return float((A * hs).sum() + (B * layer.cs).sum())
+
+    loss()
+    dx = layer.backward(A, dc=B)
+    assert relative_error(dx, numerical_gradient(loss, x)) < 1e-7
+    for name, value in layer.params.items():
+        loss()
+        layer.backward(A, dc=B)
+        analytic = layer.grads[name].copy()
+        assert relative_error(analytic, numerical_gradient(loss, value)) < 1e-6, name
+    with pytest.raises(ValueError, match="dc must have the shape"):
+        layer.backward(A, dc=B[:, -1])

@@ -294,7 +294,9 @@ class LSTM(_Recurrent):
     forward(x (batch, T, input), h0=None, c0=None, return_sequences=True)
         -> hs (batch, T, hidden), or h_T (batch, hidden) when return_sequences=False.
         The cell states are kept in ``self.cs`` (batch, T, hidden) after forward.
-    backward(dh) -> dx (batch, T, input); fills grads; keeps dh0 and dc0.
+    backward(dh, dc=None) -> dx (batch, T, input); fills grads; keeps dh0 and dc0. ``dc``
+        (batch, T, hidden), optional: the gradient reaching the cell states c_1..c_T from outside
+        the layer (e.g. a decoder that starts from c_T); zeros when None.
     """
 
     kind = "lstm"
@@ -325,8 +327,13 @@ class LSTM(_Recurrent):
         self.cs = cs[:, 1:]
         return self._output(hs[:, 1:], return_sequences)
 
-    def backward(self, dh) -> np.ndarray:
+    def backward(self, dh, dc=None) -> np.ndarray:
         dh = self._check_dh(dh)  # (batch, T, hidden)
+        dc_out = None  # (batch, T, hidden): dL/dc_t from outside the layer
+        if dc is not None:
+            dc_out = _as_float64(dc, "dc", "(batch, T, hidden)", np.ndim(dc))
+            if dc_out.shape != dh.shape:
+                raise ValueError(f"dc must have the shape of dh {dh.shape} (batch, T, hidden), got {dc_out.shape}")
         x, hs, cs, gates = (self.cache[k] for k in ("x", "hs", "cs", "gates"))
         p, g = self.params, self.grads
         self._zero_grads()
@@ -340,6 +347,8 @@ class LSTM(_Recurrent):
             # h_t = o ⊙ tanh(c_t)
             da_o = dh_t * tanh_c * o * (1.0 - o)  # through the sigmoid of o
             dc = dc_next + dh_t * o * (1.0 - tanh_c**2)
+            if dc_out is not None:  # c_t is also read outside the layer
+                dc = dc + dc_out[:, t]
             if self.peephole:  # o_t reads c_t, so c_t gets a second path
                 dc = dc + da_o * p["w_co"]
                 g["w_co"] += (da_o * c).sum(axis=0)

@@ -89,43 +89,9 @@ class TimeEmbedding:
 
 
 class TimeLSTM(LSTM):
-    """Chapter 01's LSTM; ``backward(dh, dc=None)`` also takes dL/dc_t (batch, T, hidden).
-
-    The layer's cell states c_1..c_T are outputs too when a decoder starts from c_T; ``dc``
-    adds their gradient at each step (zeros where nothing reads them).
-    """
-
-    def backward(self, dh, dc=None) -> np.ndarray:
-        dh = self._check_dh(dh)  # (batch, T, hidden)
-        if dc is None:
-            dc = np.zeros_like(dh)
-        elif np.shape(dc) != dh.shape:
-            raise ValueError(f"dc must have the shape of dh {dh.shape}, got {np.shape(dc)}")
-        x, hs, cs, gates = (self.cache[k] for k in ("x", "hs", "cs", "gates"))
-        p, g = self.params, self.grads
-        self._zero_grads()
-        dx = np.zeros_like(x)
-        dh_next = np.zeros_like(hs[:, 0])
-        dc_next = np.zeros_like(cs[:, 0])
-        for t in reversed(range(x.shape[1])):
-            f, i, cand, o, tanh_c = gates[t]
-            c_prev, h_prev, x_t = cs[:, t], hs[:, t], x[:, t]
-            dh_t = dh[:, t] + dh_next
-            da_o = dh_t * tanh_c * o * (1.0 - o)  # h_t = o ⊙ tanh(c_t)
-            dc_t = dc[:, t] + dc_next + dh_t * o * (1.0 - tanh_c**2)  # c_t read from outside, by c_{t+1}, by h_t
-            da_f = dc_t * c_prev * f * (1.0 - f)  # c_t = f ⊙ c_{t-1} + i ⊙ g
-            da_i = dc_t * cand * i * (1.0 - i)
-            da_g = dc_t * i * (1.0 - cand**2)
-            dc_next = dc_t * f
-            dh_next = np.zeros_like(dh_t)
-            for gate, da in (("f", da_f), ("i", da_i), ("g", da_g), ("o", da_o)):
-                g[f"W_x{gate}"] += da.T @ x_t
-                g[f"W_h{gate}"] += da.T @ h_prev
-                g[f"b_{gate}"] += da.sum(axis=0)
-                dx[:, t] += da @ p[f"W_x{gate}"]
-                dh_next += da @ p[f"W_h{gate}"]
-        self.dh0, self.dc0 = dh_next, dc_next
-        return dx
+    """Chapter 01's LSTM under the textbook's name; ``backward(dh, dc=None)`` also takes dL/dc_t
+    (batch, T, hidden), because a decoder that starts from c_T reads the encoder's last cell
+    state (see :meth:`utils.scratch.rnn.LSTM.backward`)."""
 
 
 class TimeAffine:
