@@ -4,70 +4,38 @@ The experiment below is the notebook's Sections 5-7 (the same settings, the same
 each claim_* function asserts one of the chapter's sentences with the chapter's margins. One
 test per seed trains the models once and checks every claim, about 40 s of CPU per seed.
 """
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import utils
 
-LENGTHS = list(range(2, 21, 2))
-SWEEP = dict(n_train=4000, n_test=100, epochs=6, batch_size=32, lr=5e-3, cell="lstm")  # + seed
+CHAPTER = Path(__file__).resolve().parent.parent / "chapters" / "02_seq2seq_bottleneck.py"
+
+
+def _from_chapter(*names):
+    """The chapter's own top-level definitions (functions and constants) of ``names``, so the test
+    measures with the notebook's code, not a copy of it."""
+    tree = ast.parse(CHAPTER.read_text(encoding="utf-8"))
+    wanted = [node for node in tree.body
+              if (isinstance(node, ast.FunctionDef) and node.name in names)
+              or (isinstance(node, ast.Assign) and any(getattr(t, "id", None) in names for t in node.targets))]
+    namespace = {"np": np, "utils": utils}
+    exec(compile(ast.Module(body=wanted, type_ignores=[]), str(CHAPTER), "exec"), namespace)  # noqa: S102
+    missing = [n for n in names if n not in namespace]
+    assert not missing, f"chapter 02 no longer defines {missing}"
+    return [namespace[n] for n in names]
+
+
+(LENGTHS, CHAPTER_SWEEP, half_accuracy_length, accuracy_by_position, first_error, share_of_swaps,
+ corrupted_prefix_error) = _from_chapter("LENGTHS", "SWEEP", "half_accuracy_length", "accuracy_by_position",
+                                         "first_error", "share_of_swaps", "corrupted_prefix_error")
+SWEEP = {k: v for k, v in CHAPTER_SWEEP.items() if k != "seed"}  # the seed is the test's parameter
 SIZES = (16, 64, 256)
 PEEKY_SIZES = (16, 64)
 EXPOSURE_LENGTH = 10
-
-
-def half_accuracy_length(acc):
-    """Source length where exact match first drops to 0.5 (linear interpolation)."""
-    lengths = sorted(acc)
-    for short, long_ in zip(lengths, lengths[1:]):
-        if acc[short] >= 0.5 > acc[long_]:
-            return short + (acc[short] - 0.5) / (acc[short] - acc[long_]) * (long_ - short)
-    return float("nan")
-
-
-def accuracy_by_position(predictions, targets):
-    """Share of sequences whose token at each position is right: (target length,)."""
-    n = len(targets[0])
-    return np.array([np.mean([len(p) > i and p[i] == t[i] for p, t in zip(predictions, targets)])
-                     for i in range(n)])
-
-
-def first_error(prediction, target):
-    """Index of the first position where prediction differs from target (None if it equals it)."""
-    for i, token in enumerate(target):
-        if i >= len(prediction) or prediction[i] != token:
-            return i
-    return None if len(prediction) == len(target) else len(target)
-
-
-def share_of_swaps(free, targets):
-    """Among outputs whose first mistake k is before the last position: the share where the
-    mistake swaps two neighbours (wrote y_{k+1} at k, then y_k at k + 1)."""
-    swaps = []
-    for f, t in zip(free, targets):
-        k = first_error(f, t)
-        if k is not None and k + 1 < len(t):
-            swaps.append(len(f) > k + 1 and f[k] == t[k + 1] and f[k + 1] == t[k])
-    return float(np.mean(swaps)), len(swaps)
-
-
-def corrupted_prefix_error(model, pairs, seed=0):
-    """Error rate of the prediction at k + 1 after the true prefix, and after the true prefix
-    with y_k replaced by a random other letter, over every string and every k."""
-    rng = np.random.default_rng(seed)
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    true_pairs, corrupted_pairs, positions = [], [], []
-    for source, target in pairs:
-        for k in range(len(target) - 1):
-            wrong = rng.choice([c for c in letters if c != target[k]])
-            true_pairs.append((source, target))
-            corrupted_pairs.append((source, target[:k] + wrong + target[k + 1:]))
-            positions.append(k + 1)
-    after_true = model.teacher_forced_tokens(true_pairs)
-    after_wrong = model.teacher_forced_tokens(corrupted_pairs)
-    error_true = np.mean([p[i] != t[i] for p, (_, t), i in zip(after_true, true_pairs, positions)])
-    error_wrong = np.mean([p[i] != t[i] for p, (_, t), i in zip(after_wrong, true_pairs, positions)])
-    return float(error_true), float(error_wrong), len(positions)
 
 
 def experiment(seed):
